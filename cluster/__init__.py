@@ -1,0 +1,1 @@
+"""Ray plumbing: connecting to Ray, role resources, job submission, metrics tracking."""

@@ -1,0 +1,65 @@
+"""ray_config.yaml: the cluster address, the runtime env, and the resources of every role."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError
+
+from auction.strict_config import StrictModel, describe_errors
+
+
+class EngineRole(StrictModel):
+    """A role that runs generation engines (rollout, judge): replicas x (cpus, gpus, TP degree)."""
+
+    replicas: int = Field(1, ge=1)
+    cpus: float = Field(1, gt=0)
+    gpus: float = Field(0, ge=0)
+    tensor_parallel_size: int = Field(1, ge=1)
+
+
+class TrainerRole(StrictModel):
+    """A Ray Train role: workers x (cpus, gpus), DeepSpeed ZeRO stage."""
+
+    workers: int = Field(1, ge=1)
+    cpus: float = Field(0.5, gt=0)
+    gpus: float = Field(0, ge=0)
+    zero_stage: int = Field(2, ge=0, le=3)
+
+
+class ServeRole(StrictModel):
+    replicas: int = Field(1, ge=1)
+    cpus: float = Field(0.5, gt=0)
+    gpus: float = Field(0, ge=0)
+
+
+class Roles(StrictModel):
+    rollout: EngineRole = EngineRole()
+    judge: EngineRole = EngineRole()
+    reward_trainer: TrainerRole = TrainerRole(workers=1, zero_stage=0)
+    policy_trainer: TrainerRole = TrainerRole(workers=2)
+    serve: ServeRole = ServeRole()
+
+
+class RuntimeEnv(StrictModel):
+    working_dir: str | None = None
+    pip: list[str] = []
+    env_vars: dict[str, str] = {}
+
+
+class RayLayout(StrictModel):
+    address: str = "local"
+    num_cpus: int | None = Field(None, ge=1)
+    runtime_env: RuntimeEnv = RuntimeEnv()
+    roles: Roles = Roles()
+
+
+def load_layout(path: str | Path) -> RayLayout:
+    """Read and validate ray_config.yaml; errors name the file and each bad key path."""
+    path = Path(path)
+    try:
+        return RayLayout.model_validate(yaml.safe_load(path.read_text()) or {})
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except ValidationError as err:
+        raise ValueError(f"{path}:\n{describe_errors(err)}") from None

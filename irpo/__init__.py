@@ -1,0 +1,1 @@
+"""Training: the pCTR reward model, DPO, and the IRPO loop."""

@@ -1,0 +1,36 @@
+"""IRPO section: the reward model, DPO, and the alternating loop (METHOD.md sections 3 and 4)."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from auction.strict_config import StrictModel
+
+
+class RewardModelConfig(StrictModel):
+    encoder: str = Field("all-MiniLM-L6-v2", description="frozen text encoder: package model name or HF dir")
+    user_embedding_dim: int = Field(64, ge=1)
+    ad_embedding_dim: int = Field(32, ge=1)
+    hidden_dims: tuple[int, ...] = (128, 64, 32)
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(256, ge=1)
+    epochs: int = Field(3, ge=1)
+
+
+class DPOConfig(StrictModel):
+    beta: float = Field(0.1, gt=0)
+    lr: float = Field(1e-6, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    batch_size: int = Field(64, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    zero_stage: int = Field(2, ge=0, le=3)
+    bf16: bool = True
+
+
+class IRPOConfig(StrictModel):
+    epochs: int = Field(3, ge=1, description="T, alternations of reward and policy phase")
+    reward_samples_per_query: int = Field(10, ge=1, description="answers per query in the reward phase")
+    policy_samples_per_query: int = Field(5, ge=2, description="M, answers ranked per query")
+    delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")
+    oracle: bool = Field(False, description="use the judge's clicks in R instead of the pCTR model")
+    reward_model: RewardModelConfig = RewardModelConfig()
+    dpo: DPOConfig = DPOConfig()

@@ -1,0 +1,1 @@
+"""The simulation environment: worlds, the rule-based simulated user, the LLM judge."""

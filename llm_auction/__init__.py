@@ -1,0 +1,1 @@
+"""The composition root: the `llm-auction` CLI and the experiment config."""

@@ -1,0 +1,1 @@
+"""The Ray Serve auction endpoint, payments and click ledger."""

@@ -1,0 +1,32 @@
+"""Shared helpers for the tests: small requests and a scripted Generator."""
+from __future__ import annotations
+
+import pytest
+
+from auction import Ad, AuctionRequest, Candidate, UserProfile
+from auction.mechanisms import Generation
+
+
+def make_request(bids: dict[str, float] | None = None, request_id: str = "r-1") -> AuctionRequest:
+    bids = bids or {"Ad-1": 40.0, "Ad-2": 70.0, "Ad-3": 5.0}
+    titles = {"Ad-1": "Floral Coffee Cup", "Ad-2": "Trail Running Shoes", "Ad-3": "Organic Green Tea"}
+    candidates = tuple(Candidate(Ad(ad_id, titles.get(ad_id, f"Product {ad_id}")), bid) for ad_id, bid in bids.items())
+    return AuctionRequest(request_id, UserProfile("u-1", "runner, 30", ("running", "coffee")), "what shoes?", candidates)
+
+
+class ScriptedGenerator:
+    """A Generator that replays fixed texts, recording what it was asked (a protocol test double)."""
+
+    def __init__(self, texts: list[str], logprobs: list[float] | None = None):
+        self.texts, self.logprobs, self.calls = texts, logprobs, []
+
+    def generate(self, request, n, *, instruction=None, prefix="", seed=0):
+        self.calls.append({"n": n, "instruction": instruction, "prefix": prefix})
+        start = len(self.calls) - 1 if n == 1 else 0
+        picked = [self.texts[(start + k) % len(self.texts)] for k in range(n)]
+        return [Generation(text, logprob=(self.logprobs or [0.0] * 99)[k]) for k, text in enumerate(picked)]
+
+
+@pytest.fixture
+def request_3ads() -> AuctionRequest:
+    return make_request()

@@ -1,0 +1,35 @@
+"""The package layering of docs/DESIGN.md: a package imports only from those before it."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ["auction", "cluster", "rollout", "judge", "irpo", "serving", "llm_auction"]
+HEAVY = {"ray", "torch", "vllm", "deepspeed", "transformers", "datasets", "wandb"}
+
+
+def imported_top_levels(package: str) -> set[str]:
+    names = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", LAYERS)
+def test_packages_import_only_from_earlier_layers(package):
+    later = set(LAYERS[LAYERS.index(package) + 1 :])
+    assert imported_top_levels(package) & later == set()
+
+
+def test_auction_is_pure_python():
+    assert imported_top_levels("auction") & HEAVY == set()
+    probe = "import sys, auction, auction.mechanisms; print(sorted(m for m in " + repr(HEAVY) + " if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,40 @@
+"""The installed `llm-auction` console script, run as a user would."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = shutil.which("llm-auction", path=str(Path(sys.executable).parent)) or "llm-auction"
+
+
+def run(*args):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ["train", "evaluate", "serve", "submit", "world", "base", "config"]:
+        assert command in result.stdout
+
+
+def test_config_show_prints_the_resolved_config_with_overrides():
+    result = run("config", "show", "irpo.epochs=7")
+    assert result.returncode == 0, result.stderr
+    assert "epochs: 7" in result.stdout and "beta: 0.1" in result.stdout
+
+
+def test_a_bad_override_prints_the_key_path_and_exits_non_zero():
+    result = run("config", "show", "irpo.dpo.beta=-1")
+    assert result.returncode == 2
+    assert "irpo.dpo.beta: must be > 0, got -1" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "serve", "submit", "world", "base"])
+def test_commands_not_built_yet_say_so_and_fail(command):
+    result = run(command)
+    assert result.returncode != 0
+    assert "not implemented yet" in result.stderr
