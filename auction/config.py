@@ -13,7 +13,7 @@ class ResponseCostConfig(StrictModel):
     nobody clicks cost reward: b_i * p_i - lambda * per_ad_cost < 0 when p_i is near zero.
     """
 
-    per_ad_cost: float = Field(5.0, ge=0, description="cost of each inserted ad, in bid units")
+    per_ad_cost: float = Field(10.0, ge=0, description="cost of each inserted ad, in bid units")
     per_error_cost: float = Field(20.0, ge=0, description="cost of each format error, in bid units")
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from auction import AnswerOutcome, AuctionConfig, continuity, monotone_share, monotonicity, parse_answer, render_mention, spearman, summarize
+from auction import AnswerOutcome, AuctionConfig, ResponseCostConfig, continuity, monotone_share, monotonicity, parse_answer, render_mention, spearman, summarize
 from conftest import make_request
 
 
@@ -15,7 +15,7 @@ def test_summary_metrics_on_hand_computed_outcomes(request_3ads):
         outcome(request_3ads, [], {}, " stray @"),
         outcome(request_3ads, ["Ad-2"], {"Ad-2": 1}),
     ]
-    m = summarize(outcomes, AuctionConfig())
+    m = summarize(outcomes, AuctionConfig(response_cost=ResponseCostConfig(per_ad_cost=5, per_error_cost=20)))
     assert m.revenue_per_query == pytest.approx((40 + 70) / 3)
     assert m.reward_per_query == pytest.approx((40 - 10 + (-20) + 70 - 5) / 3)
     assert m.ctr == pytest.approx(2 / 3)
