@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from auction.strict_config import StrictModel
+from rollout.config import VLLMConfig
 
 
 class SimulatedUserConfig(StrictModel):
@@ -31,11 +32,27 @@ class SimulatedUserConfig(StrictModel):
     exhaustive_max_candidates: int = Field(12, ge=1, le=16, description="exhaustive optimum up to this many")
 
 
+class LLMJudgeConfig(StrictModel):
+    """The User-LLM: which model plays the user, through which backend, and how hard to retry."""
+
+    backend: Literal["engine", "openai"] = Field("engine", description="a rollout engine, or an HTTP endpoint")
+    model: str | None = Field(None, description="HF directory (engine) or model name (openai); None: SmolLM2")
+    base_url: str = Field("http://127.0.0.1:8001/v1", description="OpenAI-compatible endpoint (openai backend)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the endpoint's key")
+    temperature: float = Field(0.3, ge=0, description="User-LLM sampling temperature (paper: 0.3)")
+    max_tokens: int = Field(256, ge=16)
+    max_retries: int = Field(2, ge=0, description="re-asks after output that does not parse")
+    timeout_s: float = Field(60.0, gt=0, description="HTTP timeout per request (openai backend)")
+    http_attempts: int = Field(3, ge=1, description="tries per HTTP request on timeouts, 429 and 5xx")
+    backoff_s: float = Field(1.0, ge=0, description="first wait between HTTP tries; doubles each time")
+    concurrency: int = Field(8, ge=1, description="HTTP requests in flight at once (openai backend)")
+    vllm: VLLMConfig = VLLMConfig()
+
+
 class JudgeConfig(StrictModel):
     kind: Literal["simulated", "llm"] = Field("simulated", description="rule-based user or User-LLM")
     world: str = Field("tiny", description="'tiny', 'paper', or a directory of world JSONL files")
     world_seed: int = Field(0, description="seed of a built-in world's profiles, queries and candidates")
-    temperature: float = Field(0.3, ge=0, description="User-LLM sampling temperature")
-    max_retries: int = Field(2, ge=0, description="re-asks of the User-LLM after unparseable output")
     seed: int = Field(0, description="seed of bid draws and sampled clicks")
     simulated_user: SimulatedUserConfig = SimulatedUserConfig()
+    llm: LLMJudgeConfig = LLMJudgeConfig()

@@ -2,54 +2,90 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
 
-from llm_auction.config import ConfigError, dump_config, load_config
+from llm_auction.config import ConfigError, ExperimentConfig, dump_config, load_config
 
 # Commands whose issue has not landed yet: they say so and exit non-zero rather than pretend.
 PENDING = {
-    "train": "IRPO training (issue 5)",
-    "evaluate": "mechanism comparison (issue 6)",
-    "serve": "the Ray Serve auction endpoint (issue 7)",
-    "submit": "Ray job submission (issue 8)",
-    "world": "world building (issue 3)",
-    "base": "base policies (issue 4)",
+    "train": ("run IRPO end to end (default: the embedded tiny world on a local Ray)", "IRPO training (issue 5)"),
+    "evaluate": ("compare mechanisms on a test set and write a report", "mechanism comparison (issue 6)"),
+    "serve": ("serve the auction endpoint with Ray Serve", "the Ray Serve auction endpoint (issue 7)"),
+    "submit": ("submit an llm-auction command as a Ray job to a cluster", "Ray job submission (issue 8)"),
+    "base": ("build or import a base policy", "base policies (issue 4)"),
 }
 
-HELP = {
-    "train": "run IRPO end to end (default: the embedded tiny world on a local Ray)",
-    "evaluate": "compare mechanisms on a test set and write a report",
-    "serve": "serve the auction endpoint with Ray Serve",
-    "submit": "submit an llm-auction command as a Ray job to a cluster",
-    "world": "build or inspect a simulated world",
-    "base": "build or import a base policy",
-    "config": "show the resolved experiment config",
-}
+
+def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--config", help="experiment YAML file (default: built-in defaults)")
+    parser.add_argument("overrides", nargs="*", metavar="dotted.key=value", help="config overrides")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-auction", description="LLM-native ad auctions trained with IRPO.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in PENDING:
-        sub = commands.add_parser(name, help=HELP[name], description=HELP[name])
+    for name, (help_text, _) in PENDING.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    config = commands.add_parser("config", help=HELP["config"], description=HELP["config"])
-    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    show = config_commands.add_parser("show", help="print the config after the file and overrides")
-    show.add_argument("--config", help="experiment YAML file (default: built-in defaults)")
-    show.add_argument("overrides", nargs="*", metavar="dotted.key=value")
+
+    world = commands.add_parser("world", help="build a simulated world").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    build = _with_config(world.add_parser("build", help="write a built-in world as JSONL files + report.json"))
+    build.add_argument("--world", choices=["tiny", "paper"], default="tiny")
+    build.add_argument("--seed", type=int, default=None, help="world seed (default: judge.world_seed)")
+    build.add_argument("--out", required=True, help="output directory")
+
+    judge = _with_config(commands.add_parser("judge", help="label clicks on answers with a judge"))
+    judge.add_argument("--world", help="tiny, paper or a world directory (default: judge.world)")
+    judge.add_argument("--answers", required=True, help="JSONL rows {request_id, answer, bids?}")
+    judge.add_argument("--out", required=True, help="JSONL output, one row per answer with its clicks")
+    judge.add_argument("--judge", choices=["simulated", "llm"], help="default: judge.kind")
+
+    config = commands.add_parser("config", help="show the resolved experiment config").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    _with_config(config.add_parser("show", help="print the config after the file and overrides"))
     return parser
+
+
+def run_world(args, config: ExperimentConfig) -> int:
+    from judge.cli_commands import build_world_command
+
+    seed = config.judge.world_seed if args.seed is None else args.seed
+    report = build_world_command(args.world, args.out, seed, config.judge, config.auction)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def run_judge(args, config: ExperimentConfig) -> int:
+    from judge.cli_commands import judge_command
+
+    judge = config.judge.model_copy(update={"world": args.world or config.judge.world,
+                                            "kind": args.judge or config.judge.kind})
+    print(json.dumps(judge_command(args.answers, args.out, judge), indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in PENDING:
-        print(f"llm-auction {args.command}: not implemented yet: {PENDING[args.command]}", file=sys.stderr)
+        print(f"llm-auction {args.command}: not implemented yet: {PENDING[args.command][1]}", file=sys.stderr)
         return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, args.overrides)
     except ConfigError as err:
         print(f"llm-auction: bad config:\n{err}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "world":
+            return run_world(args, config)
+        if args.command == "judge":
+            return run_judge(args, config)
+    except (ValueError, OSError) as err:
+        print(f"llm-auction {args.command}: {err}", file=sys.stderr)
         return 2
     print(dump_config(config), end="")
     return 0

@@ -15,8 +15,17 @@ class SamplingConfig(StrictModel):
     max_tokens: int = Field(128, ge=1)
 
 
+class VLLMConfig(StrictModel):
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    max_model_len: int = Field(2048, ge=64)
+    # On vLLM's CPU backend this is the share of host memory reserved for weights and KV cache.
+    memory_fraction: float = Field(0.15, gt=0, le=1)
+    enforce_eager: bool = Field(False, description="skip torch.compile: starts ~4x faster, generates slower")
+
+
 class RolloutConfig(StrictModel):
     engine: Literal["vllm", "hf"] = "vllm"
     policy: str | None = Field(None, description="HF directory of the policy; None: the tiny base policy")
     sampling: SamplingConfig = SamplingConfig()
+    vllm: VLLMConfig = VLLMConfig()
     seed: int = 0

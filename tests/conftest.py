@@ -30,3 +30,21 @@ class ScriptedGenerator:
 @pytest.fixture
 def request_3ads() -> AuctionRequest:
     return make_request()
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A real local Ray instance with 2 CPUs, shared by the tests that need one."""
+    from cluster.ray_session import init_ray
+
+    ray = init_ray("local", num_cpus=2)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory):
+    """SmolLM2-135M-Instruct as an HF directory, converted from the GGUF that `make setup` installs."""
+    from rollout.smollm2 import import_smollm2
+
+    return import_smollm2(tmp_path_factory.mktemp("models") / "smollm2")

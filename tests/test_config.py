@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_hold_the_paper_settings_where_published():
     config = load_config()
     assert config.irpo.dpo.beta == 0.1 and config.irpo.delta_th == 10 and config.irpo.policy_samples_per_query == 5
-    assert config.rollout.sampling.temperature == 0.7 and config.judge.temperature == 0.3
+    assert config.rollout.sampling.temperature == 0.7 and config.judge.llm.temperature == 0.3
     assert config.auction.penalty_weight == 1.0
 
 

@@ -1,0 +1,28 @@
+"""Start or join Ray with the settings our machines need (docs/ENV.md, 'Ray 2.60 on 2 cores')."""
+from __future__ import annotations
+
+import os
+
+# Every Ray service on 127.0.0.1, no usage stats, no uv runtime env hook, fast Train reports.
+LOCAL_RAY_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
+}
+
+
+def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str, str] | None = None):
+    """`local` starts a private instance on this machine; anything else joins that cluster."""
+    import ray
+
+    for key, value in LOCAL_RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    if ray.is_initialized():
+        return ray
+    runtime_env = {"env_vars": {**LOCAL_RAY_ENV, **(env or {})}}
+    if address == "local":
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
+    else:
+        ray.init(address=address, runtime_env=runtime_env)
+    return ray

@@ -1,0 +1,79 @@
+"""`llm-auction world build` and `llm-auction judge`: the judge package's command-line entry points."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from auction.config import AuctionConfig
+from judge.bids import draw_bids
+from judge.config import JudgeConfig
+from judge.environment import build_world, simulated_user
+from judge.world import save_world
+from judge.world_report import world_report
+from judge.worker import JudgeWorker
+
+log = logging.getLogger(__name__)
+
+
+def build_world_command(name: str, out: str, seed: int, judge: JudgeConfig, auction: AuctionConfig) -> dict:
+    """Write the world's JSONL files and `report.json` (optimal ad counts, bid-blind efficiency)."""
+    start = time.perf_counter()
+    world = build_world(name, seed)
+    directory = save_world(world, out)
+    report = world_report(simulated_user(world, judge), auction, "test", judge.seed)
+    (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    log.info("world %s written to %s in %.1fs", name, directory, time.perf_counter() - start)
+    return report
+
+
+class AnswersFileError(ValueError):
+    """An answers file that cannot be judged; the message names file, line and field."""
+
+
+def read_answers(path: str | Path, judge: JudgeConfig, world) -> list[dict]:
+    """Rows {"request_id", "answer", "bids"?}; missing bids are the test split's fixed draw."""
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise AnswersFileError(f"{where}: not valid JSON: {err.msg}") from None
+            query = world.queries.get(record.get("request_id")) if isinstance(record, dict) else None
+            if query is None:
+                raise AnswersFileError(f"{where}: request_id: not a query of world {world.name!r}")
+            if not isinstance(record.get("answer"), str):
+                raise AnswersFileError(f"{where}: answer: required string")
+            bids = record.get("bids") or draw_bids(judge.seed, "test", 0, query.query_id, world.candidate_ids(query))
+            if not isinstance(bids, dict) or set(bids) != set(world.candidate_ids(query)):
+                raise AnswersFileError(f"{where}: bids: must give one bid for every candidate of the request")
+            rows.append({"request_id": query.query_id, "answer": record["answer"], "bids": json.dumps(bids)})
+    return rows
+
+
+def judge_command(answers: str, out: str, judge: JudgeConfig, batch_size: int = 64) -> dict:
+    """Judge every answer of a JSONL file in-process; write one JSONL row per answer with its clicks."""
+    worker = JudgeWorker(judge.model_dump())
+    rows = read_answers(answers, judge, worker.world)
+    start = time.perf_counter()
+    judged = []
+    for offset in range(0, len(rows), batch_size):
+        chunk = rows[offset : offset + batch_size]
+        batch = {key: [row[key] for row in chunk] for key in chunk[0]}
+        result = worker(batch)
+        judged += [{key: result[key][i] for key in result} for i in range(len(chunk))]
+        log.info("judged %d/%d", len(judged), len(rows))
+    seconds = time.perf_counter() - start
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as handle:
+        for row in judged:
+            handle.write(json.dumps({k: (json.loads(v) if k in ("bids", "inserted", "clicks", "click_probs") else v)
+                                     for k, v in row.items()}) + "\n")
+    failed = sum(not row["judge_ok"] for row in judged)
+    return {"judged": len(judged), "failed": failed, "seconds": seconds,
+            "judgements_per_second": len(judged) / seconds if seconds else 0.0}

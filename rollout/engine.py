@@ -1,0 +1,30 @@
+"""The one interface every generation engine implements, and what it returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from rollout.config import SamplingConfig
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled completion: its text, token ids, and the log-prob of each sampled token."""
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[float, ...]
+
+    @property
+    def logprob(self) -> float:
+        return float(sum(self.logprobs))
+
+
+class Engine(Protocol):
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        """Render a chat through the model's own chat template, ready for generation."""
+        ...
+
+    def generate(self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int) -> list[list[Sample]]:
+        """`n` samples for every prompt; the same seed gives the same samples on one engine."""
+        ...
