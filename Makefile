@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import auction, llm_auction, torch, ray, transformers, deepspeed, vllm"
 	touch $(STAMP)
 
+# Until `llm-auction train` lands (issue 5), the main job is the part that exists: the default
+# experiment's config and its simulated world, with the world's allocation report.
 run: setup
 	$(BIN)/llm-auction config show
+	$(BIN)/llm-auction world build --world tiny --out runs/default/world
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -22,7 +22,8 @@ Chat = list[dict[str, str]]
 
 
 class ChatBackend(Protocol):
-    def complete(self, chats: list[Chat], seed: int) -> list[str | None]:
+    def complete(self, chats: list[Chat], seed: int, json_schemas: list[dict] | None = None) -> list[str | None]:
+        """One reply per chat (None: no reply); a schema per chat asks for JSON matching it."""
         ...
 
 
@@ -33,9 +34,10 @@ class EngineChatBackend:
         self.engine = engine
         self.sampling = SamplingConfig(temperature=config.temperature, top_p=1.0, top_k=-1, max_tokens=config.max_tokens)
 
-    def complete(self, chats: list[Chat], seed: int) -> list[str | None]:
+    def complete(self, chats: list[Chat], seed: int, json_schemas: list[dict] | None = None) -> list[str | None]:
         prompts = [self.engine.chat_prompt(chat) for chat in chats]
-        return [samples[0].text for samples in self.engine.generate(prompts, 1, self.sampling, seed)]
+        outputs = self.engine.generate(prompts, 1, self.sampling, seed, json_schemas)
+        return [samples[0].text for samples in outputs]
 
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -52,12 +54,15 @@ class OpenAIChatBackend:
         self.client = httpx.Client(base_url=config.base_url.rstrip("/"), headers=headers, timeout=config.timeout_s)
         self.pool = ThreadPoolExecutor(max_workers=config.concurrency)
 
-    def complete(self, chats: list[Chat], seed: int) -> list[str | None]:
-        return list(self.pool.map(lambda chat: self._one(chat, seed), chats))
+    def complete(self, chats: list[Chat], seed: int, json_schemas: list[dict] | None = None) -> list[str | None]:
+        schemas = json_schemas or [None] * len(chats)
+        return list(self.pool.map(lambda pair: self._one(pair[0], seed, pair[1]), zip(chats, schemas)))
 
-    def _one(self, chat: Chat, seed: int) -> str | None:
+    def _one(self, chat: Chat, seed: int, schema: dict | None) -> str | None:
         body = {"model": self.model, "messages": chat, "temperature": self.config.temperature,
                 "max_tokens": self.config.max_tokens, "seed": seed}
+        if schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
         wait = self.config.backoff_s
         for attempt in range(1, self.config.http_attempts + 1):
             try:

@@ -46,6 +46,7 @@ class LLMJudgeConfig(StrictModel):
     http_attempts: int = Field(3, ge=1, description="tries per HTTP request on timeouts, 429 and 5xx")
     backoff_s: float = Field(1.0, ge=0, description="first wait between HTTP tries; doubles each time")
     concurrency: int = Field(8, ge=1, description="HTTP requests in flight at once (openai backend)")
+    constrained_json: bool = Field(True, description="constrain replies to the judgement JSON schema")
     vllm: VLLMConfig = VLLMConfig()
 
 

@@ -31,6 +31,17 @@ def find_json_list(text: str) -> list[Any]:
     raise JudgementError("no JSON list in the reply")
 
 
+def judgement_schema(shown: tuple[str, ...]) -> dict[str, Any]:
+    """JSON schema of a valid reply: one entry per shown ad, in order, each ID exactly once."""
+    entry = {"type": "object", "required": ["ad_id", "clicked", "reason"], "additionalProperties": False}
+    entries = [
+        {**entry, "properties": {"ad_id": {"const": ad_id}, "clicked": {"type": "boolean"},
+                                 "reason": {"type": "string", "maxLength": 120}}}
+        for ad_id in shown
+    ]
+    return {"type": "array", "prefixItems": entries, "items": False, "minItems": len(shown), "maxItems": len(shown)}
+
+
 def parse_judgement(text: str, shown: tuple[str, ...]) -> Judgement:
     """One entry per shown ad, each exactly once: {"ad_id": str, "clicked": bool, "reason": str?}."""
     if not shown:

@@ -8,7 +8,7 @@ from auction.parser import ParsedAnswer
 from auction.types import AuctionRequest, UserProfile
 from judge.chat_backends import ChatBackend
 from judge.config import LLMJudgeConfig
-from judge.judgement import JudgementError, parse_judgement, parse_queries
+from judge.judgement import JudgementError, judgement_schema, parse_judgement, parse_queries
 from judge.llm_prompts import click_messages, query_messages
 
 
@@ -35,7 +35,8 @@ class LLMJudge:
             pending = [i for i, r in enumerate(results) if r is None]
             if not pending:
                 break
-            replies = self.backend.complete([click_messages(*items[i]) for i in pending], seed + attempt)
+            schemas = [judgement_schema(items[i][1].ad_ids) for i in pending] if self.config.constrained_json else None
+            replies = self.backend.complete([click_messages(*items[i]) for i in pending], seed + attempt, schemas)
             for i, reply in zip(pending, replies):
                 try:
                     if reply is None:

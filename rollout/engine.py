@@ -25,6 +25,11 @@ class Engine(Protocol):
         """Render a chat through the model's own chat template, ready for generation."""
         ...
 
-    def generate(self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int) -> list[list[Sample]]:
-        """`n` samples for every prompt; the same seed gives the same samples on one engine."""
+    def generate(
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None
+    ) -> list[list[Sample]]:
+        """`n` samples for every prompt; the same seed gives the same samples on one engine.
+
+        `json_schemas`, one per prompt, constrains each completion to JSON matching that schema.
+        """
         ...

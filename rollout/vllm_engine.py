@@ -40,16 +40,21 @@ class VLLMEngine:
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def generate(self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int) -> list[list[Sample]]:
+    def generate(
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None
+    ) -> list[list[Sample]]:
         from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
 
+        schemas = json_schemas or [None] * len(prompts)
         # One seed per prompt, derived from `seed`, keeps each prompt's samples independent of batching.
         params = [
             SamplingParams(
                 n=n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens, seed=seed * 1_000_003 + i, logprobs=0,
+                structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
             )
-            for i in range(len(prompts))
+            for i, schema in enumerate(schemas)
         ]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [[_sample(c) for c in out.outputs] for out in outputs]

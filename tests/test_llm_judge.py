@@ -20,8 +20,9 @@ class ReplayBackend:
     def __init__(self, replies):
         self.replies, self.calls = list(replies), 0
 
-    def complete(self, chats, seed):
+    def complete(self, chats, seed, json_schemas=None):
         self.calls += 1
+        self.schemas = json_schemas
         return [self.replies.pop(0) if self.replies else "no idea" for _ in chats]
 
 
@@ -147,3 +148,20 @@ def test_the_llm_judge_over_http_end_to_end(chat_server):
     backend, config = backend_for(server)
     (result,) = LLMJudge(backend, config).judge([item()])
     assert result.ok and result.clicks == {"Ad-2": True}
+
+
+def test_constrained_judging_sends_a_schema_that_accepts_exactly_the_valid_replies(chat_server):
+    good = json.dumps([{"ad_id": "Ad-1", "clicked": False, "reason": "x"}, {"ad_id": "Ad-2", "clicked": True, "reason": "y"}])
+    server = chat_server([(200, good, 0)])
+    backend, config = backend_for(server)
+    (result,) = LLMJudge(backend, config).judge([item(("Ad-1", "Ad-2"))])
+    assert result.ok
+    schema = server.requests[0]["response_format"]["json_schema"]["schema"]
+    assert [e["properties"]["ad_id"]["const"] for e in schema["prefixItems"]] == ["Ad-1", "Ad-2"]
+    assert schema["minItems"] == schema["maxItems"] == 2
+
+
+def test_unconstrained_judging_sends_no_schema():
+    backend = ReplayBackend([json.dumps([{"ad_id": "Ad-2", "clicked": False}])])
+    LLMJudge(backend, LLMJudgeConfig(constrained_json=False)).judge([item()])
+    assert backend.schemas is None
