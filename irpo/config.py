@@ -26,11 +26,30 @@ class DPOConfig(StrictModel):
     bf16: bool = True
 
 
+class BasePolicyConfig(StrictModel):
+    """The tiny base policy: architecture and supervised warm start (the paper's 'pre-trained LLM')."""
+
+    hidden_size: int = Field(192, ge=8)
+    layers: int = Field(4, ge=1)
+    heads: int = Field(4, ge=1)
+    examples: int = Field(24000, ge=1, description="chats in the pre-training corpus")
+    auction_share: float = Field(0.5, ge=0, le=1, description="share of auction answers; the rest general tasks")
+    format_error_rate: float = Field(0.02, ge=0, le=1, description="mentions broken on purpose in the corpus")
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    micro_batch: int = Field(16, ge=1)
+    zero_stage: int = Field(2, ge=0, le=3)
+    bf16: bool = False
+    seed: int = 0
+
+
 class IRPOConfig(StrictModel):
     epochs: int = Field(3, ge=1, description="T, alternations of reward and policy phase")
     reward_samples_per_query: int = Field(10, ge=1, description="answers per query in the reward phase")
     policy_samples_per_query: int = Field(5, ge=2, description="M, answers ranked per query")
     delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")
     oracle: bool = Field(False, description="use the judge's clicks in R instead of the pCTR model")
+    base: BasePolicyConfig = BasePolicyConfig()
     reward_model: RewardModelConfig = RewardModelConfig()
     dpo: DPOConfig = DPOConfig()

@@ -70,7 +70,7 @@ NUMBER_TASK_WORDS = (
     "most", "least", "than", "same", "count", "many", "items", "there", "are", "yes", "no", "of",
 )
 FUNCTION_WORDS = (
-    "a", "an", "and", "any", "are", "as", "at", "be", "better", "between", "can", "day", "days", "do",
+    "a", "an", "and", "any", "are", "as", "at", "be", "better", "between", "can", "day", "days", "do", "or", "has",
     "easy", "enjoy", "every", "few", "find", "for", "friend", "from", "get", "good", "how", "i", "in",
     "is", "it", "join", "keep", "less", "like", "little", "lot", "lives", "me", "more", "my", "need",
     "notes", "of", "on", "once", "one", "people", "pick", "plan", "progress", "rest", "same", "see",

@@ -14,7 +14,6 @@ PENDING = {
     "evaluate": ("compare mechanisms on a test set and write a report", "mechanism comparison (issue 6)"),
     "serve": ("serve the auction endpoint with Ray Serve", "the Ray Serve auction endpoint (issue 7)"),
     "submit": ("submit an llm-auction command as a Ray job to a cluster", "Ray job submission (issue 8)"),
-    "base": ("build or import a base policy", "base policies (issue 4)"),
 }
 
 
@@ -37,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--world", choices=["tiny", "paper"], default="tiny")
     build.add_argument("--seed", type=int, default=None, help="world seed (default: judge.world_seed)")
     build.add_argument("--out", required=True, help="output directory")
+
+    base = commands.add_parser("base", help="build or import a base policy").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    base_build = _with_config(base.add_parser("build", help="train the tiny base policy (Ray Train + DeepSpeed)"))
+    base_build.add_argument("--world", choices=["tiny"], default="tiny")
+    base_build.add_argument("--out", required=True, help="output HF directory")
+    base_build.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
+    base_import = base.add_parser("import-smollm2", help="SmolLM2-135M-Instruct GGUF -> HF directory")
+    base_import.add_argument("--out", required=True)
 
     judge = _with_config(commands.add_parser("judge", help="label clicks on answers with a judge"))
     judge.add_argument("--world", help="tiny, paper or a world directory (default: judge.world)")
@@ -68,6 +76,22 @@ def run_judge(args, config: ExperimentConfig) -> int:
     return 0
 
 
+def run_base(args, config: ExperimentConfig) -> int:
+    from irpo.base_command import build_base_command, import_smollm2_command
+
+    if args.action == "import-smollm2":
+        print(json.dumps(import_smollm2_command(args.out), indent=2))
+        return 0
+    from cluster.layout import load_layout
+
+    report = build_base_command(args.world, args.out, config.irpo.base, config.rollout, load_layout(args.ray_config))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in PENDING:
@@ -75,15 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = load_config(args.config, args.overrides)
+        config = load_config(getattr(args, "config", None), getattr(args, "overrides", []))
     except ConfigError as err:
         print(f"llm-auction: bad config:\n{err}", file=sys.stderr)
         return 2
     try:
-        if args.command == "world":
-            return run_world(args, config)
-        if args.command == "judge":
-            return run_judge(args, config)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args, config)
     except (ValueError, OSError) as err:
         print(f"llm-auction {args.command}: {err}", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ class SamplingConfig(StrictModel):
 
 class VLLMConfig(StrictModel):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
-    max_model_len: int = Field(2048, ge=64)
+    max_model_len: int | None = Field(None, ge=64, description="None: the model's own limit, at most 4096")
     # On vLLM's CPU backend this is the share of host memory reserved for weights and KV cache.
     memory_fraction: float = Field(0.15, gt=0, le=1)
     enforce_eager: bool = Field(False, description="skip torch.compile: starts ~4x faster, generates slower")
@@ -25,6 +25,7 @@ class VLLMConfig(StrictModel):
 
 class RolloutConfig(StrictModel):
     engine: Literal["vllm", "hf"] = "vllm"
+    prompt_style: Literal["auto", "full", "tiny"] = Field("auto", description="auto: tiny for the tiny world")
     policy: str | None = Field(None, description="HF directory of the policy; None: the tiny base policy")
     sampling: SamplingConfig = SamplingConfig()
     vllm: VLLMConfig = VLLMConfig()

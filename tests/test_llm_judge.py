@@ -165,3 +165,20 @@ def test_unconstrained_judging_sends_no_schema():
     backend = ReplayBackend([json.dumps([{"ad_id": "Ad-2", "clicked": False}])])
     LLMJudge(backend, LLMJudgeConfig(constrained_json=False)).judge([item()])
     assert backend.schemas is None
+
+
+def test_query_writing_re_asks_until_the_user_llm_gives_enough_questions():
+    from auction import UserProfile
+
+    backend = ReplayBackend(['["just one?"]', 'Sure: ["How do I brew tea?", "Which running shoes?"]'])
+    judge = LLMJudge(backend, LLMJudgeConfig(max_retries=1))
+    assert judge.write_queries(UserProfile("u", "runner", ("tea",)), 2) == ["How do I brew tea?", "Which running shoes?"]
+
+
+def test_query_writing_that_keeps_failing_raises_a_named_error():
+    from auction import UserProfile
+    from judge.judgement import JudgementError
+
+    judge = LLMJudge(ReplayBackend(["no"] * 5), LLMJudgeConfig(max_retries=1))
+    with pytest.raises(JudgementError, match="query generation for 'u' failed"):
+        judge.write_queries(UserProfile("u"), 3)

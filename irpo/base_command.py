@@ -1,0 +1,51 @@
+"""`llm-auction base build` and `base import-smollm2`: make the policies IRPO starts from."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from cluster.layout import RayLayout
+from cluster.ray_session import init_ray
+from irpo.base_checks import auction_checks, comparison_accuracy
+from irpo.config import BasePolicyConfig
+from judge.environment import get_world
+from rollout.config import RolloutConfig
+from rollout.factory import make_engine
+
+log = logging.getLogger(__name__)
+
+
+def build_base_command(world_name: str, out: str, base: BasePolicyConfig, rollout: RolloutConfig,
+                       layout: RayLayout, check_requests: int = 200) -> dict:
+    """Train the tiny base policy into `out`, then check it and write `out/base_report.json`."""
+    from irpo.base_policy import build_tiny_base
+
+    if world_name != "tiny":
+        raise ValueError(f"base build: only the tiny world has a from-scratch base policy, got {world_name!r} "
+                         "(for free-text worlds use `base import-smollm2` or any HF instruct model)")
+    world = get_world(world_name)
+    init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    model_dir = build_tiny_base(world, out, base, layout.roles.policy_trainer)
+    return check_base(model_dir, world, rollout, check_requests)
+
+
+def check_base(model_dir: str | Path, world, rollout: RolloutConfig, check_requests: int = 200) -> dict:
+    start = time.perf_counter()
+    engine = make_engine(model_dir, rollout)
+    report = {
+        "model_dir": str(model_dir),
+        "sampling": rollout.sampling.model_dump(),
+        "auction": auction_checks(engine, world, check_requests, rollout.sampling),
+        "number_comparison": comparison_accuracy(engine, 400),
+    }
+    (Path(model_dir) / "base_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    log.info("base checks in %.1fs", time.perf_counter() - start)
+    return report
+
+
+def import_smollm2_command(out: str) -> dict:
+    from rollout.smollm2 import import_smollm2
+
+    return {"model_dir": str(import_smollm2(out))}

@@ -1,0 +1,100 @@
+"""Plumbing every trainer shares: DeepSpeed engines inside Ray Train workers, and HF checkpoints.
+
+A trainer supplies a per-worker loop; this module builds the DeepSpeed engine (a torch AdamW, so no
+JIT-built optimizer, and a cosine schedule with warmup), runs the loop under a TorchTrainer, and
+saves the model as an HF directory (ZeRO-3 shards gathered first).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def deepspeed_config(micro_batch: int, grad_accum: int, world_size: int, zero_stage: int, bf16: bool) -> dict:
+    return {
+        "train_micro_batch_size_per_gpu": micro_batch,
+        "gradient_accumulation_steps": grad_accum,
+        "train_batch_size": micro_batch * grad_accum * world_size,
+        "zero_optimization": {"stage": zero_stage},
+        "bf16": {"enabled": bf16},
+        "gradient_clipping": 1.0,
+        "steps_per_print": 10**9,
+        "zero_allow_untested_optimizer": True,
+    }
+
+
+def cosine_with_warmup(total_steps: int, warmup_ratio: float) -> Callable[[int], float]:
+    warmup = max(1, int(total_steps * warmup_ratio))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def deepspeed_engine(model: torch.nn.Module, *, lr: float, total_steps: int, warmup_ratio: float, micro_batch: int,
+                     grad_accum: int, zero_stage: int, bf16: bool, weight_decay: float = 0.0):
+    """Wrap `model` in a DeepSpeed engine; torch.distributed is already set up by Ray Train."""
+    import deepspeed
+
+    world_size = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total_steps, warmup_ratio))
+    engine, optimizer, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=optimizer, lr_scheduler=scheduler,
+        config=deepspeed_config(micro_batch, grad_accum, world_size, zero_stage, bf16),
+    )
+    return engine
+
+
+def save_hf_model(engine, out: str | Path, zero_stage: int, tokenizer=None) -> None:
+    """Write the engine's model as an HF directory from rank 0 (every rank must call this)."""
+    module = engine.module
+    state = engine._zero3_consolidated_16bit_state_dict() if zero_stage == 3 else None
+    if torch.distributed.get_rank() == 0:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        module.save_pretrained(out, state_dict=state) if state is not None else module.save_pretrained(out)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(out)
+    torch.distributed.barrier()
+
+
+def finish_worker() -> None:
+    """Without an explicit barrier and teardown about 1 in 10 two-process runs abort at exit (ENV.md)."""
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+def run_ray_train(loop: Callable[[dict], None], loop_config: dict[str, Any], role, datasets: dict,
+                  storage: str | Path, name: str):
+    """Run `loop(loop_config)` on `role.workers` Ray Train workers with the given Ray Datasets."""
+    from ray.train import RunConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from cluster.resources import scaling_config
+
+    trainer = TorchTrainer(
+        loop, train_loop_config=loop_config, scaling_config=scaling_config(role), datasets=datasets,
+        torch_config=TorchConfig(backend="gloo" if role.gpus == 0 else "nccl"),
+        run_config=RunConfig(name=name, storage_path=str(Path(storage).resolve())),
+    )
+    return trainer.fit()
+
+
+def worker_threads(cpus: float) -> None:
+    """Match torch's threads to the CPUs Ray gave this worker (at least one)."""
+    torch.set_num_threads(max(1, int(cpus)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, int(cpus))))

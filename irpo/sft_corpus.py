@@ -1,0 +1,127 @@
+"""The tiny base policy's pre-training corpus, in the tiny language.
+
+Two kinds of chats. Auction answers: fluent sentences about the query's topic with 0 to 3 ads picked
+at random among the candidates (bids and relevance ignored; a few format errors) -- the base policy
+knows the format, not the auction. General tasks: comparing, ordering and copying numbers and items,
+and reading bids and titles off an auction prompt -- understanding, with no preference for high bids.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from auction.parser import render_mention
+from judge.bids import draw_bids
+from judge.tiny_language import AD_SENTENCES, ANSWER_SENTENCES, CATEGORIES
+from judge.world import Query, World
+from rollout.prompt import ad_llm_messages
+
+TASK_SYSTEM = "answer the question ."
+ORDINALS = {"first": 0, "second": 1, "third": 2, "last": -1}
+LIST_WORDS = sorted({w for keywords, _ in CATEGORIES.values() for w in keywords})
+
+
+@dataclass(frozen=True)
+class Example:
+    messages: tuple[dict, ...]
+    answer: str
+    kind: str
+
+
+def held_out_pair(a: int, b: int) -> bool:
+    """One number pair in ten never appears in training: the comparison test set."""
+    return int(hashlib.sha256(f"{min(a, b)}|{max(a, b)}".encode()).hexdigest(), 16) % 10 == 0
+
+
+def base_answer(world: World, query: Query, rng: random.Random, error_rate: float) -> str:
+    """A fluent answer with 0-3 random candidates inserted natively; sometimes one mention is broken."""
+    keyword = rng.choice(CATEGORIES[query.topics[0]][0])
+    sentences = [rng.choice(ANSWER_SENTENCES).format(k=keyword) for _ in range(rng.choice([1, 2]))]
+    for ad_id in rng.sample(list(world.candidate_ids(query)), rng.choice([0, 1, 2, 3])):
+        ad = world.ads[ad_id]
+        sentence = rng.choice(AD_SENTENCES).format(k=rng.choice(ad.keywords[:4]), ad=render_mention(ad.as_ad()))
+        if rng.random() < error_rate:
+            sentence = sentence.replace(f"[{ad_id}]", "")
+        sentences.insert(rng.randrange(len(sentences) + 1), sentence)
+    return " . ".join(sentences) + " ."
+
+
+def auction_example(world: World, query: Query, rng: random.Random, error_rate: float) -> Example:
+    bids = draw_bids(rng.randrange(10**6), "sft", 0, query.query_id, world.candidate_ids(query))
+    messages = ad_llm_messages(world.request(query, bids), "tiny")
+    return Example(tuple(messages), base_answer(world, query, rng, error_rate), "auction")
+
+
+def _task(question: str, answer: str, kind: str) -> Example:
+    return Example(({"role": "system", "content": TASK_SYSTEM}, {"role": "user", "content": question}), answer, kind)
+
+
+def number_pair(rng: random.Random, held_out: bool = False) -> tuple[int, int]:
+    while True:
+        a, b = rng.sample(range(1, 101), 2)
+        if held_out_pair(a, b) == held_out:
+            return a, b
+
+
+def compare_example(rng: random.Random, held_out: bool = False) -> Example:
+    a, b = number_pair(rng, held_out)
+    word, pick = rng.choice([("larger", max), ("bigger", max), ("smaller", min)])
+    return _task(f"which number is {word} {a} or {b}", str(pick(a, b)), "compare")
+
+
+def list_example(rng: random.Random) -> Example:
+    numbers = rng.sample(range(1, 101), rng.choice([3, 4, 5]))
+    shown = " ".join(map(str, numbers))
+    choice = rng.randrange(4)
+    if choice == 0:
+        return _task(f"which number is larger of these {shown}", str(max(numbers)), "extreme")
+    if choice == 1:
+        return _task(f"which number is smaller of these {shown}", str(min(numbers)), "extreme")
+    descending = choice == 3
+    order = "from large to small" if descending else "from small to large"
+    return _task(f"sort these numbers {order} {shown}", " ".join(map(str, sorted(numbers, reverse=descending))), "sort")
+
+
+def copy_example(rng: random.Random) -> Example:
+    items = rng.sample(LIST_WORDS, rng.choice([3, 4, 5]))
+    ordinal = rng.choice(list(ORDINALS))
+    return _task(f"copy the {ordinal} item of the list {' '.join(items)}", items[ORDINALS[ordinal]], "copy")
+
+
+def reading_example(world: World, query: Query, rng: random.Random) -> Example:
+    """Read a bid or a title off an auction prompt: comprehension of the format, not a preference."""
+    bids = draw_bids(rng.randrange(10**6), "sft-read", 0, query.query_id, world.candidate_ids(query))
+    _, user = ad_llm_messages(world.request(query, bids), "tiny")
+    a, b = rng.sample(list(world.candidate_ids(query)), 2)
+    choice = rng.randrange(3)
+    if choice == 0:
+        question, answer = f"what is the bid of {a}", str(int(bids[a]))
+    elif choice == 1:
+        question, answer = f"what is the title of {a}", world.ads[a].title
+    else:
+        if bids[a] == bids[b]:
+            return compare_example(rng)
+        question, answer = f"which ad has the larger bid {a} or {b}", a if bids[a] > bids[b] else b
+    content = f"{user['content']}\nquestion : {question}"
+    return Example(({"role": "system", "content": TASK_SYSTEM}, {"role": "user", "content": content}), answer, "read")
+
+
+def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.5, error_rate: float = 0.02
+                 ) -> Iterator[Example]:
+    """`n` training chats from the world's train split and the general tasks."""
+    rng = random.Random(seed)
+    train = world.split("train")
+    for _ in range(n):
+        roll = rng.random()
+        if roll < auction_share:
+            yield auction_example(world, rng.choice(train), rng, error_rate)
+        elif roll < auction_share + 0.2:
+            yield compare_example(rng)
+        elif roll < auction_share + 0.3:
+            yield list_example(rng)
+        elif roll < auction_share + 0.35:
+            yield copy_example(rng)
+        else:
+            yield reading_example(world, rng.choice(train), rng)

@@ -1,0 +1,31 @@
+"""The tiny policy's architecture: a Qwen2 decoder of a few million parameters for the tiny tokenizer."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+
+from irpo.tiny_tokenizer import save_tiny_tokenizer
+
+
+def tiny_qwen2_config(tokenizer: PreTrainedTokenizerBase, hidden: int = 256, layers: int = 4, heads: int = 4,
+                      max_positions: int = 1024) -> Qwen2Config:
+    return Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=max_positions,
+        tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None, rope_theta=10000.0,
+    )
+
+
+def init_tiny_policy(out: str | Path, seed: int = 0, **shape) -> Path:
+    """A randomly initialised tiny policy and its tokenizer, saved as an HF directory."""
+    out = Path(out)
+    tokenizer = save_tiny_tokenizer(out)
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(tiny_qwen2_config(tokenizer, **shape))
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out)
+    return out

@@ -1,0 +1,60 @@
+"""A Hugging Face transformers engine behind the Engine interface, for machines without vLLM.
+
+Log-probs are the raw model's (before temperature, top-k and top-p), as vLLM returns them by default,
+so the two engines' numbers are comparable; a completion that ends on EOS keeps the EOS token.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rollout.config import SamplingConfig
+from rollout.engine import Sample
+
+log = logging.getLogger(__name__)
+
+
+class HFEngine:
+    def __init__(self, model_dir: str | Path, dtype: str = "float32", device: str = "cpu"):
+        start = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
+        self.device = device
+        log.info("HF engine for %s ready in %.1fs", model_dir, time.perf_counter() - start)
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    @torch.inference_mode()
+    def generate(
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None
+    ) -> list[list[Sample]]:
+        """All prompts in one left-padded batch; the seed fixes the whole batch's samples."""
+        if json_schemas and any(json_schemas):
+            raise ValueError("the HF engine cannot constrain output to a JSON schema; use rollout.engine=vllm")
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        torch.manual_seed(seed)
+        greedy = sampling.temperature == 0
+        out = self.model.generate(
+            **batch, do_sample=not greedy, num_return_sequences=n, max_new_tokens=sampling.max_tokens,
+            temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,
+            top_k=None if greedy or sampling.top_k < 0 else sampling.top_k,
+            output_logits=True, return_dict_in_generate=True,
+            pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
+        )
+        completions = out.sequences[:, batch["input_ids"].shape[1]:]
+        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(-1)
+        chosen = logprobs.gather(-1, completions.unsqueeze(-1)).squeeze(-1)
+        samples = [self._sample(completions[row], chosen[row]) for row in range(completions.shape[0])]
+        return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _sample(self, token_ids: torch.Tensor, logprobs: torch.Tensor) -> Sample:
+        ids = token_ids.tolist()
+        eos = self.tokenizer.eos_token_id
+        length = ids.index(eos) + 1 if eos in ids else len(ids)
+        text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
+        return Sample(text, tuple(ids[:length]), tuple(logprobs[:length].tolist()))

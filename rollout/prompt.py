@@ -1,0 +1,52 @@
+"""The Ad-LLM prompt (METHOD.md section 2, in our own words): profile, query, candidates with bids, rules.
+
+Two renderings of the same content: `full` for real instruction-tuned models (English rules), and
+`tiny` for the tiny world's closed language (the same fields, rules in its own words). Either goes
+through the model's chat template (`Engine.chat_prompt`).
+"""
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from auction.types import AuctionRequest
+
+PromptStyle = Literal["full", "tiny"]
+
+FULL_RULES = """You are a helpful assistant whose answers may carry sponsored products.
+Answer the user's question well first. You may weave zero, one or several of the candidate ads below
+into the answer, wherever they fit naturally. Insert an ad only as @Ad Title@[Ad ID], copying its title
+and ID exactly, and never invent one. Each ad has a bid: what its advertiser pays if the user clicks.
+Balance revenue against the user's experience: irrelevant, abrupt or too many ads get no clicks."""
+
+TINY_RULES = "answer the question . you can insert ads as @ title @ [ id ] ."
+
+
+def candidate_lines(request: AuctionRequest) -> list[str]:
+    """One JSON object per candidate: {"Ad ID", "Ad Title", "Ad Bid"} (bids shown as plain numbers)."""
+    return [
+        json.dumps({"Ad ID": c.ad_id, "Ad Title": c.ad.title, "Ad Bid": _number(c.bid)}, ensure_ascii=False,
+                   separators=(",", ":"))
+        for c in request.candidates
+    ]
+
+
+def _number(bid: float) -> int | float:
+    return int(bid) if float(bid).is_integer() else round(bid, 2)
+
+
+def ad_llm_messages(request: AuctionRequest, style: PromptStyle = "full", instruction: str | None = None) -> list[dict]:
+    """Chat messages asking the policy to answer `request` with ads inserted as it sees fit."""
+    user, ads = request.user, "\n".join(candidate_lines(request))
+    if style == "tiny":
+        content = (f"user : {user.basic_info} , likes {' '.join(user.interests)} .\n"
+                   f"question : {request.query} .\nads :\n{ads}")
+        messages = [{"role": "system", "content": TINY_RULES}, {"role": "user", "content": content}]
+    else:
+        interests = ", ".join(user.interests) or "none given"
+        content = (f"User profile: {user.basic_info or 'not given'}. Interests: {interests}.\n"
+                   f"Question: {request.query}\nCandidate ads, one JSON object per line:\n{ads}")
+        messages = [{"role": "system", "content": FULL_RULES}, {"role": "user", "content": content}]
+    if instruction:
+        messages[-1]["content"] += f"\n{instruction}"
+    return messages

@@ -1,0 +1,75 @@
+"""The tiny tokenizer, the pre-training corpus, and SFT under Ray Train with DeepSpeed."""
+import json
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+from transformers import AutoModelForCausalLM
+
+from cluster.layout import TrainerRole
+from irpo.base_checks import bid_percentile
+from irpo.base_policy import build_tiny_base
+from irpo.config import BasePolicyConfig
+from irpo.sft import IGNORE, tokenize_example
+from irpo.sft_corpus import compare_example, held_out_pair, sft_examples
+from irpo.tiny_tokenizer import build_tiny_tokenizer
+from judge.tiny_language import ad_ids
+from judge.tiny_world import build_tiny_world
+
+TOKENIZER = build_tiny_tokenizer()
+WORLD = build_tiny_world(0)
+
+
+def test_numbers_and_ad_ids_are_single_tokens():
+    for text in [*map(str, range(1, 101)), *ad_ids()]:
+        assert len(TOKENIZER(text, add_special_tokens=False)["input_ids"]) == 1, text
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 10_000))
+def test_every_corpus_chat_tokenizes_without_unknowns_and_decodes_exactly(seed):
+    for example in sft_examples(WORLD, 20, seed):
+        row = tokenize_example(example, TOKENIZER)
+        assert TOKENIZER.unk_token_id not in row["input_ids"]
+        answer_ids = [t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORE]
+        assert TOKENIZER.decode(answer_ids, skip_special_tokens=True) == example.answer
+
+
+def test_the_corpus_mixes_auction_answers_with_general_tasks():
+    kinds = [e.kind for e in sft_examples(WORLD, 2000, 0)]
+    assert 0.45 < kinds.count("auction") / len(kinds) < 0.55
+    assert {"compare", "sort", "extreme", "copy", "read"} <= set(kinds)
+
+
+def test_corpus_auction_answers_ignore_bids():
+    """The inserted ads' bids rank like random candidates: the corpus teaches no bid preference."""
+    percentiles = []
+    for example in sft_examples(WORLD, 3000, 1):
+        if example.kind != "auction":
+            continue
+        lines = [json.loads(line) for line in example.messages[1]["content"].split("\n") if line.startswith("{")]
+        bids = {line["Ad ID"]: line["Ad Bid"] for line in lines}
+        percentiles += [bid_percentile(bids[a], list(bids.values())) for a in bids if f"[{a}]" in example.answer]
+    assert abs(sum(percentiles) / len(percentiles) - 0.5) < 0.03
+
+
+def test_held_out_number_pairs_never_appear_in_training():
+    rng = random.Random(0)
+    for _ in range(2000):
+        example = compare_example(rng)
+        a, b = map(int, example.messages[1]["content"].split()[-3::2])
+        assert not held_out_pair(a, b)
+
+
+def test_bid_percentile_ranks_lowest_zero_highest_one_ties_averaged():
+    assert bid_percentile(1, [1, 5, 9]) == 0.0 and bid_percentile(9, [1, 5, 9]) == 1.0
+    assert bid_percentile(5, [5, 5, 1]) == 0.75
+
+
+def test_sft_under_ray_train_with_deepspeed_writes_a_loadable_policy_and_lowers_the_loss(ray_local, tmp_path):
+    config = BasePolicyConfig(examples=384, hidden_size=32, layers=1, heads=2, micro_batch=8, lr=1e-2, epochs=2)
+    out = build_tiny_base(WORLD, tmp_path / "base", config, TrainerRole(workers=2, cpus=0.5, zero_stage=2))
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert model.config.hidden_size == 32 and (out / "tokenizer.json").is_file()
+    losses = [row["loss"] for row in json.loads((out / "sft_history.json").read_text())]
+    assert len(losses) >= 5 and losses[-1] < 0.8 * losses[0]

@@ -1,0 +1,65 @@
+"""DPO loss and completion log-probs, and the pCTR model (the pieces the GPU check times)."""
+import math
+
+import pytest
+import torch
+
+from irpo.dpo_loss import completion_logprobs, dpo_loss
+from irpo.reward_model import PCTRModel, click_loss
+from irpo.tiny_model import tiny_qwen2_config
+from irpo.tiny_tokenizer import build_tiny_tokenizer
+
+
+@pytest.fixture(scope="module")
+def model():
+    from transformers import Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    return Qwen2ForCausalLM(tiny_qwen2_config(build_tiny_tokenizer(), hidden=32, layers=1, heads=2)).eval()
+
+
+def test_completion_logprobs_equal_the_full_log_softmax_summed_over_the_completion(model):
+    ids = torch.randint(5, 400, (3, 20))
+    mask = torch.ones_like(ids)
+    completion = torch.zeros_like(ids)
+    completion[0, 15:], completion[1, 10:], completion[2, 19:] = 1, 1, 1
+    full = model(input_ids=ids, attention_mask=mask).logits.log_softmax(-1)
+    expected = torch.stack([
+        sum(full[b, t - 1, ids[b, t]] for t in range(1, 20) if completion[b, t]) for b in range(3)
+    ])
+    got = completion_logprobs(model, ids, mask, completion, chunk=4)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_dpo_loss_is_log2_when_policy_equals_reference_and_falls_as_the_margin_grows():
+    zeros = torch.zeros(4)
+    stats = dpo_loss(zeros, zeros, zeros, zeros, torch.ones(4), beta=0.1)
+    assert stats.loss.item() == pytest.approx(math.log(2)) and stats.accuracy == 0.0
+    better = dpo_loss(torch.full((4,), 2.0), zeros, zeros, zeros, torch.ones(4), beta=0.1)
+    assert better.loss.item() < math.log(2) and better.accuracy == 1.0
+    assert better.chosen_reward == pytest.approx(0.2) and better.margin == pytest.approx(0.2)
+
+
+def test_dpo_loss_averages_over_prompts_each_prompt_over_its_losers():
+    # prompt A has one loser (margin +1), prompt B has three losers (margins -1): mean of the prompts' means
+    chosen = torch.tensor([1.0, -1.0, -1.0, -1.0]) / 0.5
+    weights = torch.tensor([1.0, 1 / 3, 1 / 3, 1 / 3])
+    stats = dpo_loss(chosen, torch.zeros(4), torch.zeros(4), torch.zeros(4), weights, beta=0.5)
+    expected = 0.5 * (-math.log(1 / (1 + math.exp(-1))) - math.log(1 / (1 + math.exp(1))))
+    assert stats.loss.item() == pytest.approx(expected)
+
+
+def test_pctr_model_learns_which_ad_users_click():
+    torch.manual_seed(0)
+    model = PCTRModel(text_dim=8, n_users=10, n_ads=4, user_dim=4, ad_dim=4, hidden=(16,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    ads = torch.randint(1, 5, (512,))
+    clicked = (ads == 2).long()  # only ad 2 is ever clicked
+    query, response, users = torch.randn(512, 8), torch.randn(512, 8), torch.randint(1, 11, (512,))
+    for _ in range(200):
+        loss = click_loss(model(query, response, users, ads), clicked)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    probs = model.click_probability(query, response, users, ads)
+    assert probs[ads == 2].mean() > 0.9 and probs[ads != 2].mean() < 0.1
