@@ -26,10 +26,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Until `llm-auction train` lands (issue 5), the main job is the part that exists: the default
-# experiment's config and its simulated world, with the world's allocation report.
+# experiment's config, its simulated world (with the allocation report), and the tiny base policy
+# trained under Ray Train + DeepSpeed (about 20 minutes on 2 cores; reused once built).
 run: setup
 	$(BIN)/llm-auction config show
 	$(BIN)/llm-auction world build --world tiny --out runs/default/world
+	$(BIN)/llm-auction base build --world tiny --out runs/default/base
 
 test: setup
 	$(BIN)/python -m pytest -q

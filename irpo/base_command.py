@@ -18,10 +18,17 @@ log = logging.getLogger(__name__)
 
 
 def build_base_command(world_name: str, out: str, base: BasePolicyConfig, rollout: RolloutConfig,
-                       layout: RayLayout, check_requests: int = 200) -> dict:
-    """Train the tiny base policy into `out`, then check it and write `out/base_report.json`."""
+                       layout: RayLayout, check_requests: int = 200, force: bool = False) -> dict:
+    """Train the tiny base policy into `out`, then check it and write `out/base_report.json`.
+
+    A finished build (its report present) is reused unless `force`: training takes minutes.
+    """
     from irpo.base_policy import build_tiny_base
 
+    report_path = Path(out) / "base_report.json"
+    if report_path.is_file() and not force:
+        log.info("base policy already built at %s (pass --force to rebuild)", out)
+        return json.loads(report_path.read_text())
     if world_name != "tiny":
         raise ValueError(f"base build: only the tiny world has a from-scratch base policy, got {world_name!r} "
                          "(for free-text worlds use `base import-smollm2` or any HF instruct model)")

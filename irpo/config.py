@@ -32,13 +32,13 @@ class BasePolicyConfig(StrictModel):
     hidden_size: int = Field(192, ge=8)
     layers: int = Field(4, ge=1)
     heads: int = Field(4, ge=1)
-    examples: int = Field(24000, ge=1, description="chats in the pre-training corpus")
-    auction_share: float = Field(0.5, ge=0, le=1, description="share of auction answers; the rest general tasks")
+    examples: int = Field(67000, ge=1, description="chats in the pre-training corpus")
+    auction_share: float = Field(0.15, ge=0, lt=1, description="share of auction answers; the rest general tasks")
     format_error_rate: float = Field(0.02, ge=0, le=1, description="mentions broken on purpose in the corpus")
     epochs: int = Field(1, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    lr: float = Field(2e-3, gt=0)
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    micro_batch: int = Field(16, ge=1)
+    micro_batch: int = Field(8, ge=1)
     zero_stage: int = Field(2, ge=0, le=3)
     bf16: bool = False
     seed: int = 0

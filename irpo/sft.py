@@ -1,8 +1,10 @@
 """Supervised fine-tuning on chats, under Ray Train with DeepSpeed: loss on the assistant's answer only."""
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 from collections.abc import Iterable
 
 import numpy as np
@@ -53,7 +55,7 @@ def sft_loop(config: dict) -> None:
         micro_batch=config["micro_batch"], grad_accum=1, zero_stage=config["zero_stage"], bf16=config["bf16"],
     )
     shard = ray.train.get_dataset_shard("train")
-    step, tokens, start, losses = 0, 0, time.perf_counter(), []
+    step, tokens, start, losses, history = 0, 0, time.perf_counter(), [], []
     for epoch in range(config["epochs"]):
         for batch in shard.iter_batches(batch_size=config["micro_batch"], batch_format="numpy"):
             inputs = pad_batch(batch, tokenizer.pad_token_id)
@@ -66,6 +68,9 @@ def sft_loop(config: dict) -> None:
                 metrics = {"step": step, "epoch": epoch, "loss": sum(losses) / len(losses),
                            "lr": engine.get_lr()[0], "tokens_per_s": tokens / (time.perf_counter() - start)}
                 ray.train.report(metrics)
+                history.append(metrics)
                 losses = []
     save_hf_model(engine, config["out_dir"], config["zero_stage"], tokenizer)
+    if ray.train.get_context().get_world_rank() == 0:
+        (Path(config["out_dir"]) / "sft_history.json").write_text(json.dumps(history, indent=1))
     finish_worker()

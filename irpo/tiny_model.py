@@ -1,19 +1,25 @@
-"""The tiny policy's architecture: a Qwen2 decoder of a few million parameters for the tiny tokenizer."""
+"""The tiny policy's architecture: a Qwen3 decoder of a few million parameters for the tiny tokenizer.
+
+Qwen3 rather than Qwen2: transformers 5 forces its own Qwen2Tokenizer onto any directory whose model
+type is qwen2, which would silently replace the word-level tiny tokenizer; for qwen3 it honours the
+tokenizer the directory holds (tests/test_base_policy.py pins this).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
-from transformers import PreTrainedTokenizerBase, Qwen2Config, Qwen2ForCausalLM
+from transformers import PreTrainedTokenizerBase, Qwen3Config, Qwen3ForCausalLM
 
 from irpo.tiny_tokenizer import save_tiny_tokenizer
 
 
-def tiny_qwen2_config(tokenizer: PreTrainedTokenizerBase, hidden: int = 256, layers: int = 4, heads: int = 4,
-                      max_positions: int = 1024) -> Qwen2Config:
-    return Qwen2Config(
+def tiny_qwen3_config(tokenizer: PreTrainedTokenizerBase, hidden: int = 256, layers: int = 4, heads: int = 4,
+                      max_positions: int = 1024) -> Qwen3Config:
+    return Qwen3Config(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=max_positions,
+        num_attention_heads=heads, num_key_value_heads=heads, head_dim=hidden // heads,
+        max_position_embeddings=max_positions,
         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None, rope_theta=10000.0,
     )
@@ -24,7 +30,7 @@ def init_tiny_policy(out: str | Path, seed: int = 0, **shape) -> Path:
     out = Path(out)
     tokenizer = save_tiny_tokenizer(out)
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(tiny_qwen2_config(tokenizer, **shape))
+    model = Qwen3ForCausalLM(tiny_qwen3_config(tokenizer, **shape))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)

@@ -10,6 +10,7 @@ from auction.config import AuctionConfig
 from judge.bids import draw_bids
 from judge.config import JudgeConfig
 from judge.environment import build_world, simulated_user
+from judge.jsonl import read_records
 from judge.world import save_world
 from judge.world_report import world_report
 from judge.worker import JudgeWorker
@@ -35,24 +36,16 @@ class AnswersFileError(ValueError):
 def read_answers(path: str | Path, judge: JudgeConfig, world) -> list[dict]:
     """Rows {"request_id", "answer", "bids"?}; missing bids are the test split's fixed draw."""
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise AnswersFileError(f"{where}: not valid JSON: {err.msg}") from None
-            query = world.queries.get(record.get("request_id")) if isinstance(record, dict) else None
-            if query is None:
-                raise AnswersFileError(f"{where}: request_id: not a query of world {world.name!r}")
-            if not isinstance(record.get("answer"), str):
-                raise AnswersFileError(f"{where}: answer: required string")
-            bids = record.get("bids") or draw_bids(judge.seed, "test", 0, query.query_id, world.candidate_ids(query))
-            if not isinstance(bids, dict) or set(bids) != set(world.candidate_ids(query)):
-                raise AnswersFileError(f"{where}: bids: must give one bid for every candidate of the request")
-            rows.append({"request_id": query.query_id, "answer": record["answer"], "bids": json.dumps(bids)})
+    for where, record in read_records(path, AnswersFileError):
+        query = world.queries.get(record.get("request_id"))
+        if query is None:
+            raise AnswersFileError(f"{where}: request_id: not a query of world {world.name!r}")
+        if not isinstance(record.get("answer"), str):
+            raise AnswersFileError(f"{where}: answer: required string")
+        bids = record.get("bids") or draw_bids(judge.seed, "test", 0, query.query_id, world.candidate_ids(query))
+        if not isinstance(bids, dict) or set(bids) != set(world.candidate_ids(query)):
+            raise AnswersFileError(f"{where}: bids: must give one bid for every candidate of the request")
+        rows.append({"request_id": query.query_id, "answer": record["answer"], "bids": json.dumps(bids)})
     return rows
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from auction.types import Ad, AuctionRequest, Candidate, InvalidAdError, UserProfile, validate_ad_id, validate_title
+from judge.jsonl import read_records
 
 Relevance = Literal["category", "encoder"]
 SPLITS = ("train", "test")
@@ -124,27 +125,15 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
 
 def _read_rows(path: Path, parse, key: str) -> dict[str, Any]:
-    if not path.is_file():
-        raise WorldFileError(f"{path}: file not found")
     rows: dict[str, Any] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise WorldFileError(f"{where}: not valid JSON: {err.msg}") from None
-            if not isinstance(record, dict):
-                raise WorldFileError(f"{where}: each line must be a JSON object")
-            try:
-                row = parse(_Fields(record))
-            except (_FieldError, InvalidAdError) as err:
-                raise WorldFileError(f"{where}: {err}") from None
-            if getattr(row, key) in rows:
-                raise WorldFileError(f"{where}: {key}: duplicate {getattr(row, key)!r}")
-            rows[getattr(row, key)] = row
+    for where, record in read_records(path, WorldFileError):
+        try:
+            row = parse(_Fields(record))
+        except (_FieldError, InvalidAdError) as err:
+            raise WorldFileError(f"{where}: {err}") from None
+        if getattr(row, key) in rows:
+            raise WorldFileError(f"{where}: {key}: duplicate {getattr(row, key)!r}")
+        rows[getattr(row, key)] = row
     return rows
 
 

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     base_build.add_argument("--world", choices=["tiny"], default="tiny")
     base_build.add_argument("--out", required=True, help="output HF directory")
     base_build.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
+    base_build.add_argument("--force", action="store_true", help="rebuild even if OUT already holds a built policy")
     base_import = base.add_parser("import-smollm2", help="SmolLM2-135M-Instruct GGUF -> HF directory")
     base_import.add_argument("--out", required=True)
 
@@ -84,7 +85,8 @@ def run_base(args, config: ExperimentConfig) -> int:
         return 0
     from cluster.layout import load_layout
 
-    report = build_base_command(args.world, args.out, config.irpo.base, config.rollout, load_layout(args.ray_config))
+    report = build_base_command(args.world, args.out, config.irpo.base, config.rollout, load_layout(args.ray_config),
+                                force=args.force)
     print(json.dumps(report, indent=2))
     return 0
 

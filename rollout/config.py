@@ -25,7 +25,7 @@ class VLLMConfig(StrictModel):
 
 class RolloutConfig(StrictModel):
     engine: Literal["vllm", "hf"] = "vllm"
-    prompt_style: Literal["auto", "full", "tiny"] = Field("auto", description="auto: tiny for the tiny world")
+    prompt_style: Literal["auto", "full", "tiny"] = Field("auto", description="auto: tiny for the tiny world (rollout.prompt.resolve_style)")
     policy: str | None = Field(None, description="HF directory of the policy; None: the tiny base policy")
     sampling: SamplingConfig = SamplingConfig()
     vllm: VLLMConfig = VLLMConfig()

@@ -22,6 +22,13 @@ Balance revenue against the user's experience: irrelevant, abrupt or too many ad
 TINY_RULES = "answer the question . you can insert ads as @ title @ [ id ] ."
 
 
+def resolve_style(configured: str, world_name: str) -> PromptStyle:
+    """`auto` picks the tiny rendering for the tiny world and the full one for everything else."""
+    if configured != "auto":
+        return configured  # type: ignore[return-value]
+    return "tiny" if world_name == "tiny" else "full"
+
+
 def candidate_lines(request: AuctionRequest) -> list[str]:
     """One JSON object per candidate: {"Ad ID", "Ad Title", "Ad Bid"} (bids shown as plain numbers)."""
     return [

@@ -1,20 +1,20 @@
 """RolloutWorker: sample answers for a batch of requests, for `dataset.map_batches(RolloutWorker, ...)`.
 
-Input columns: `request_id`, `bids` (JSON object ad_id -> bid). Output: one row per sample with
-`request_id`, `bids`, `sample` (0..n-1), `answer`, `token_ids`, `logprob` (sum over the answer).
+Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`). Output:
+one row per sample with `request_id`, `request`, `sample` (0..n-1), `answer`, `token_ids`, `logprob`
+(sum over the answer). Rows carry their requests, so rollout needs no world (it sits below judge/).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from typing import Any
 
-from judge.environment import get_world
+from auction.codec import request_from_json
 from rollout.config import RolloutConfig
 from rollout.factory import make_engine
-from rollout.prompt import ad_llm_messages
+from rollout.prompt import PromptStyle, ad_llm_messages
 
 log = logging.getLogger(__name__)
 
@@ -26,27 +26,23 @@ def batch_seed(base: int, request_ids) -> int:
 
 
 class RolloutWorker:
-    def __init__(self, model_dir: str, rollout_config: dict[str, Any], world: str, world_seed: int = 0,
-                 n: int = 1, tensor_parallel_size: int = 1):
+    def __init__(self, model_dir: str, rollout_config: dict[str, Any], prompt_style: PromptStyle, n: int = 1,
+                 tensor_parallel_size: int = 1):
         self.config = RolloutConfig.model_validate(rollout_config)
-        self.world = get_world(world, world_seed)
-        self.style = self.config.prompt_style if self.config.prompt_style != "auto" else (
-            "tiny" if self.world.name == "tiny" else "full")
+        self.style = prompt_style
         self.engine = make_engine(model_dir, self.config, tensor_parallel_size)
         self.n, self.tokens, self.seconds = n, 0, 0.0
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         start = time.perf_counter()
-        ids, bids = [str(r) for r in batch["request_id"]], [str(b) for b in batch["bids"]]
-        prompts = [
-            self.engine.chat_prompt(ad_llm_messages(self.world.request(self.world.queries[r], json.loads(b)), self.style))
-            for r, b in zip(ids, bids)
-        ]
+        ids, requests = [str(r) for r in batch["request_id"]], [str(r) for r in batch["request"]]
+        prompts = [self.engine.chat_prompt(ad_llm_messages(request_from_json(r), self.style)) for r in requests]
         samples = self.engine.generate(prompts, self.n, self.config.sampling, batch_seed(self.config.seed, ids))
-        out: dict[str, list] = {"request_id": [], "bids": [], "sample": [], "answer": [], "token_ids": [], "logprob": []}
-        for request_id, bid_json, per_prompt in zip(ids, bids, samples):
+        out: dict[str, list] = {"request_id": [], "request": [], "sample": [], "answer": [], "token_ids": [],
+                                "logprob": []}
+        for request_id, request, per_prompt in zip(ids, requests, samples):
             for index, sample in enumerate(per_prompt):
-                for key, value in zip(out, (request_id, bid_json, index, sample.text, list(sample.token_ids),
+                for key, value in zip(out, (request_id, request, index, sample.text, list(sample.token_ids),
                                             sample.logprob)):
                     out[key].append(value)
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)

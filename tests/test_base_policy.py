@@ -36,15 +36,16 @@ def test_every_corpus_chat_tokenizes_without_unknowns_and_decodes_exactly(seed):
 
 
 def test_the_corpus_mixes_auction_answers_with_general_tasks():
-    kinds = [e.kind for e in sft_examples(WORLD, 2000, 0)]
-    assert 0.45 < kinds.count("auction") / len(kinds) < 0.55
-    assert {"compare", "sort", "extreme", "copy", "read"} <= set(kinds)
+    kinds = [e.kind for e in sft_examples(WORLD, 4000, 0, auction_share=0.3)]
+    assert 0.27 < kinds.count("auction") / len(kinds) < 0.33
+    assert 0.40 < kinds.count("compare") / len(kinds) < 0.48
+    assert {"compare", "sort", "extreme", "copy", "repeat", "read"} <= set(kinds)
 
 
 def test_corpus_auction_answers_ignore_bids():
     """The inserted ads' bids rank like random candidates: the corpus teaches no bid preference."""
     percentiles = []
-    for example in sft_examples(WORLD, 3000, 1):
+    for example in sft_examples(WORLD, 3000, 1, auction_share=0.5):
         if example.kind != "auction":
             continue
         lines = [json.loads(line) for line in example.messages[1]["content"].split("\n") if line.startswith("{")]
@@ -61,6 +62,17 @@ def test_held_out_number_pairs_never_appear_in_training():
         assert not held_out_pair(a, b)
 
 
+def test_length_buckets_keep_every_row_and_group_similar_lengths():
+    from irpo.base_policy import bucket_by_length
+
+    rows = [{"input_ids": [0] * length} for length in random.Random(0).choices(range(5, 400), k=100)]
+    bucketed = bucket_by_length(rows, 10, seed=0)
+    assert sorted(len(r["input_ids"]) for r in bucketed) == sorted(len(r["input_ids"]) for r in rows)
+    groups = [bucketed[i : i + 10] for i in range(0, 100, 10)]
+    spans = [max(len(r["input_ids"]) for r in g) - min(len(r["input_ids"]) for r in g) for g in groups]
+    assert max(spans) < 120
+
+
 def test_bid_percentile_ranks_lowest_zero_highest_one_ties_averaged():
     assert bid_percentile(1, [1, 5, 9]) == 0.0 and bid_percentile(9, [1, 5, 9]) == 1.0
     assert bid_percentile(5, [5, 5, 1]) == 0.75
@@ -73,3 +85,15 @@ def test_sft_under_ray_train_with_deepspeed_writes_a_loadable_policy_and_lowers_
     assert model.config.hidden_size == 32 and (out / "tokenizer.json").is_file()
     losses = [row["loss"] for row in json.loads((out / "sft_history.json").read_text())]
     assert len(losses) >= 5 and losses[-1] < 0.8 * losses[0]
+
+
+def test_a_saved_tiny_policy_loads_its_own_tokenizer_through_auto_tokenizer(tmp_path):
+    from transformers import AutoTokenizer
+
+    from irpo.tiny_model import init_tiny_policy
+
+    directory = init_tiny_policy(tmp_path / "p", hidden=16, layers=1, heads=2)
+    text = "assistant 48 @light running shoes@[Ad-3] ."
+    loaded = AutoTokenizer.from_pretrained(directory)
+    assert loaded.tokenize(text) == TOKENIZER.tokenize(text)
+    assert loaded.decode(loaded(text, add_special_tokens=False)["input_ids"]) == text

@@ -6,16 +6,16 @@ import torch
 
 from irpo.dpo_loss import completion_logprobs, dpo_loss
 from irpo.reward_model import PCTRModel, click_loss
-from irpo.tiny_model import tiny_qwen2_config
+from irpo.tiny_model import tiny_qwen3_config
 from irpo.tiny_tokenizer import build_tiny_tokenizer
 
 
 @pytest.fixture(scope="module")
 def model():
-    from transformers import Qwen2ForCausalLM
+    from transformers import Qwen3ForCausalLM
 
     torch.manual_seed(0)
-    return Qwen2ForCausalLM(tiny_qwen2_config(build_tiny_tokenizer(), hidden=32, layers=1, heads=2)).eval()
+    return Qwen3ForCausalLM(tiny_qwen3_config(build_tiny_tokenizer(), hidden=32, layers=1, heads=2)).eval()
 
 
 def test_completion_logprobs_equal_the_full_log_softmax_summed_over_the_completion(model):
