@@ -1,6 +1,7 @@
 """Generated tokens per second: the vLLM engine vs the HF engine, same model, prompts and sampling.
+(Not named rollout.py: run as a script, that file would shadow the `rollout` package.)
 
-Run: .venv/bin/python benchmarks/rollout.py --tiny DIR [--smollm2 DIR] [--prompts 64] [--n 4]
+Run: .venv/bin/python benchmarks/rollout_throughput.py --tiny DIR [--smollm2 DIR] [--prompts 64] [--n 4]
 Each engine gets one warm-up call, then the timed call; the ratio is measured in the same process.
 Prompts: the tiny world's auction prompts (tiny policy) or the full-style prompts of the paper world.
 """
