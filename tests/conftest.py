@@ -1,10 +1,16 @@
 """Shared helpers for the tests: small requests and a scripted Generator."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from auction import Ad, AuctionRequest, Candidate, UserProfile
 from auction.mechanisms import Generation
+
+# vLLM logs during interpreter exit, after pytest has closed its capture streams; without this every
+# such record prints a "Logging error" traceback after the test summary.
+logging.raiseExceptions = False
 
 
 def make_request(bids: dict[str, float] | None = None, request_id: str = "r-1") -> AuctionRequest:
