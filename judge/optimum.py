@@ -20,10 +20,15 @@ class Allocation:
     objective: float  # expected sum b_i p_i - lambda * s_resp
 
 
+def revenue_in_order(scores: Mapping[str, float], order, decay: float) -> float:
+    """Expected revenue sum_k b_k r_k decay^k of ads served in `order` (all mentions native)."""
+    return sum(scores[a] * decay**k for k, a in enumerate(order))
+
+
 def placed_value(scores: Mapping[str, float], ad_ids, decay: float) -> tuple[tuple[str, ...], float]:
     """Best order of a set (highest b_i r_i first, by rearrangement) and its expected revenue."""
     order = tuple(sorted(ad_ids, key=lambda a: -scores[a]))
-    return order, sum(scores[a] * decay**k for k, a in enumerate(order))
+    return order, revenue_in_order(scores, order, decay)
 
 
 def optimal_allocation(
@@ -80,6 +85,5 @@ def bid_blind_allocation(
     """
     blind = optimal_allocation({a: assumed_bid for a in bids}, relevance, categories, user, auction)
     scores = {a: bids[a] * relevance[a] for a in bids}
-    revenue = sum(scores[a] * user.position_decay**k for k, a in enumerate(blind.ad_ids))
     cost = auction.penalty_weight * auction.response_cost.per_ad_cost * len(blind.ad_ids)
-    return Allocation(blind.ad_ids, revenue - cost)
+    return Allocation(blind.ad_ids, revenue_in_order(scores, blind.ad_ids, user.position_decay) - cost)
