@@ -22,7 +22,7 @@ def build_tiny_base(world: World, out: str | Path, config: BasePolicyConfig, rol
     import ray.data
     from transformers import AutoTokenizer
 
-    out = Path(out)
+    out = Path(out).resolve()  # Ray Train workers run in their own working directories
     work = out.parent / f".{out.name}.work"
     shutil.rmtree(work, ignore_errors=True)
     start = time.perf_counter()

@@ -7,23 +7,26 @@ from auction.strict_config import StrictModel
 
 
 class RewardModelConfig(StrictModel):
-    encoder: str = Field("all-MiniLM-L6-v2", description="frozen text encoder: package model name or HF dir")
+    encoder: str = Field("all-MiniLM-L6-v2", description="frozen text encoder: the packaged MiniLM or an HF dir")
     user_embedding_dim: int = Field(64, ge=1)
     ad_embedding_dim: int = Field(32, ge=1)
     hidden_dims: tuple[int, ...] = (128, 64, 32)
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(256, ge=1)
-    epochs: int = Field(3, ge=1)
+    epochs: int = Field(20, ge=1, description="passes over one phase's clicks (a few thousand rows here)")
+    holdout_share: float = Field(0.1, gt=0, lt=1, description="requests held out for log-loss and AUC")
 
 
 class DPOConfig(StrictModel):
+    """DPO per policy phase. The ZeRO stage and worker count are the policy_trainer role's (ray_config.yaml)."""
+
     beta: float = Field(0.1, gt=0)
-    lr: float = Field(1e-6, gt=0)
+    lr: float = Field(2e-4, gt=0, description="tiny model from scratch; the paper's 1e-6 is for Qwen3-4B")
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    batch_size: int = Field(64, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    zero_stage: int = Field(2, ge=0, le=3)
-    bf16: bool = True
+    batch_size: int = Field(32, ge=1, description="pairs per optimizer step, all workers together")
+    micro_batch_size: int = Field(8, ge=1, description="pairs per worker per forward pass")
+    epochs: int = Field(2, ge=1, description="passes over one phase's pairs")
+    bf16: bool = Field(True, description="used where the hardware supports it (GPUs); CPUs train in fp32")
 
 
 class BasePolicyConfig(StrictModel):
@@ -44,12 +47,27 @@ class BasePolicyConfig(StrictModel):
     seed: int = 0
 
 
+class EvaluationConfig(StrictModel):
+    """Held-out evaluation after every epoch, with the simulated user's exact expected clicks."""
+
+    requests: int | None = Field(None, ge=1, description="test requests evaluated (None: the whole test split)")
+    samples_per_request: int = Field(1, ge=1)
+    probe_requests: int = Field(24, ge=2, description="requests of the monotonicity probe")
+    probe_samples: int = Field(4, ge=1, description="answers per request and bid level in the probe")
+    probe_bids: tuple[float, ...] = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+    sample_answers: int = Field(8, ge=0, description="answers per epoch shown in W&B's table")
+
+
 class IRPOConfig(StrictModel):
     epochs: int = Field(3, ge=1, description="T, alternations of reward and policy phase")
+    reward_queries: int | None = Field(160, ge=1, description="train queries per reward phase (None: all)")
+    policy_queries: int | None = Field(320, ge=1, description="train queries per policy phase (None: all)")
     reward_samples_per_query: int = Field(10, ge=1, description="answers per query in the reward phase")
     policy_samples_per_query: int = Field(5, ge=2, description="M, answers ranked per query")
     delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")
     oracle: bool = Field(False, description="use the judge's clicks in R instead of the pCTR model")
+    seed: int = 0
+    evaluation: EvaluationConfig = EvaluationConfig()
     base: BasePolicyConfig = BasePolicyConfig()
     reward_model: RewardModelConfig = RewardModelConfig()
     dpo: DPOConfig = DPOConfig()

@@ -104,15 +104,21 @@ def reading_example(world: World, query: Query, rng: random.Random) -> Example:
     bids = draw_bids(rng.randrange(10**6), "sft-read", 0, query.query_id, world.candidate_ids(query))
     _, user = ad_llm_messages(world.request(query, bids), "tiny")
     a, b = rng.sample(list(world.candidate_ids(query)), 2)
-    choice = rng.randrange(3)
+    choice = rng.randrange(5)
     if choice == 0:
         question, answer = f"what is the bid of {a}", str(int(bids[a]))
     elif choice == 1:
         question, answer = f"what is the title of {a}", world.ads[a].title
-    else:
+    elif choice == 2:
         if bids[a] == bids[b]:
             return compare_example(rng)
         question, answer = f"which ad has the larger bid {a} or {b}", a if bids[a] > bids[b] else b
+    else:  # both extremes equally often: reading the list, no preference for high bids
+        word, pick = ("largest", max) if choice == 3 else ("smallest", min)
+        best = pick(bids.values())
+        if sum(v == best for v in bids.values()) > 1:
+            return compare_example(rng)
+        question, answer = f"which ad has the {word} bid", world.ads[next(k for k, v in bids.items() if v == best)].title
     content = f"{user['content']}\nquestion : {question}"
     return Example(({"role": "system", "content": TASK_SYSTEM}, {"role": "user", "content": content}), answer, "read")
 

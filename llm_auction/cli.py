@@ -10,7 +10,6 @@ from llm_auction.config import ConfigError, ExperimentConfig, dump_config, load_
 
 # Commands whose issue has not landed yet: they say so and exit non-zero rather than pretend.
 PENDING = {
-    "train": ("run IRPO end to end (default: the embedded tiny world on a local Ray)", "IRPO training (issue 5)"),
     "evaluate": ("compare mechanisms on a test set and write a report", "mechanism comparison (issue 6)"),
     "serve": ("serve the auction endpoint with Ray Serve", "the Ray Serve auction endpoint (issue 7)"),
     "submit": ("submit an llm-auction command as a Ray job to a cluster", "Ray job submission (issue 8)"),
@@ -46,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     base_build.add_argument("--force", action="store_true", help="rebuild even if OUT already holds a built policy")
     base_import = base.add_parser("import-smollm2", help="SmolLM2-135M-Instruct GGUF -> HF directory")
     base_import.add_argument("--out", required=True)
+
+    train = _with_config(commands.add_parser(
+        "train", help="run IRPO end to end (default: the embedded tiny world on a local Ray)"))
+    train.add_argument("--run-dir", help="where stages, checkpoints and report.json go (default: run_dir)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its last completed stage")
+    train.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
 
     judge = _with_config(commands.add_parser("judge", help="label clicks on answers with a judge"))
     judge.add_argument("--world", help="tiny, paper or a world directory (default: judge.world)")
@@ -91,7 +96,22 @@ def run_base(args, config: ExperimentConfig) -> int:
     return 0
 
 
-COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base}
+def run_train(args, config: ExperimentConfig) -> int:
+    from pathlib import Path
+
+    from cluster.layout import load_layout
+    from irpo.train_command import train_command
+    from llm_auction.run_dir import prepare_run_dir
+
+    run_dir, config = prepare_run_dir(args.resume or args.run_dir or config.run_dir, config, resume=bool(args.resume))
+    report = train_command(config.irpo, config.rollout, config.judge, config.auction, config.cluster,
+                           load_layout(args.ray_config), Path(run_dir), config.model_dump(mode="json"))
+    print(json.dumps({"run_dir": str(run_dir), "wall_seconds": report["wall_seconds"], "final": report["final"]},
+                     indent=2))
+    return 0
+
+
+COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base, "train": run_train}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """RolloutWorker: sample answers for a batch of requests, for `dataset.map_batches(RolloutWorker, ...)`.
 
-Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`). Output:
-one row per sample with `request_id`, `request`, `sample` (0..n-1), `answer`, `token_ids`, `logprob`
-(sum over the answer). Rows carry their requests, so rollout needs no world (it sits below judge/).
+Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`), and
+optionally `n` (samples for that row; default the worker's n); any other column is copied to every
+sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer`, `token_ids`,
+`logprob` (sum over the answer). Rows carry their requests, so rollout needs no world (it sits below judge/).
 """
 from __future__ import annotations
 
@@ -36,17 +37,30 @@ class RolloutWorker:
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         start = time.perf_counter()
         ids, requests = [str(r) for r in batch["request_id"]], [str(r) for r in batch["request"]]
+        counts = [int(k) for k in batch["n"]] if "n" in batch else [self.n] * len(ids)
         prompts = [self.engine.chat_prompt(ad_llm_messages(request_from_json(r), self.style)) for r in requests]
-        samples = self.engine.generate(prompts, self.n, self.config.sampling, batch_seed(self.config.seed, ids))
-        out: dict[str, list] = {"request_id": [], "request": [], "sample": [], "answer": [], "token_ids": [],
-                                "logprob": []}
-        for request_id, request, per_prompt in zip(ids, requests, samples):
+        samples = self._generate(prompts, counts, batch_seed(self.config.seed, ids))
+        passed = [key for key in batch if key not in ("n",)]
+        out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids", "logprob"]}
+        for row, per_prompt in enumerate(samples):
             for index, sample in enumerate(per_prompt):
-                for key, value in zip(out, (request_id, request, index, sample.text, list(sample.token_ids),
-                                            sample.logprob)):
+                for key in passed:
+                    out[key].append(batch[key][row])
+                for key, value in zip(("sample", "answer", "token_ids", "logprob"),
+                                      (index, sample.text, list(sample.token_ids), sample.logprob)):
                     out[key].append(value)
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out
+
+    def _generate(self, prompts: list[str], counts: list[int], seed: int) -> list[list]:
+        """One engine call per distinct sample count, results back in row order."""
+        results: list[list] = [[] for _ in prompts]
+        for n in sorted(set(counts)):
+            rows = [i for i, k in enumerate(counts) if k == n]
+            outputs = self.engine.generate([prompts[i] for i in rows], n, self.config.sampling, seed + n)
+            for i, output in zip(rows, outputs):
+                results[i] = output
+        return results
 
     def _account(self, tokens: int, seconds: float) -> None:
         self.tokens += tokens

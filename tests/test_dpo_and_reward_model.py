@@ -56,10 +56,11 @@ def test_pctr_model_learns_which_ad_users_click():
     ads = torch.randint(1, 5, (512,))
     clicked = (ads == 2).long()  # only ad 2 is ever clicked
     query, response, users = torch.randn(512, 8), torch.randn(512, 8), torch.randint(1, 11, (512,))
+    slots = (torch.zeros(512, dtype=torch.long), torch.ones(512, dtype=torch.long))
     for _ in range(200):
-        loss = click_loss(model(query, response, users, ads), clicked)
+        loss = click_loss(model(query, response, users, ads, *slots), clicked)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    probs = model.click_probability(query, response, users, ads)
+    probs = model.click_probability(query, response, users, ads, *slots)
     assert probs[ads == 2].mean() > 0.9 and probs[ads != 2].mean() < 0.1

@@ -1,0 +1,148 @@
+"""The IRPO driver: T epochs of reward phase then policy phase, evaluated after every epoch, resumable.
+
+Epoch t samples pi_{t-1} once for everything that needs it (both phases and pi_{t-1}'s evaluation),
+fits the pCTR model on the reward rows, builds DPO pairs from the policy rows, and trains pi_t. A last
+pass evaluates pi_T. Every stage is atomic in the RunStore, so `--resume` skips what is done.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from irpo.evaluation import METRIC_KEYS
+from irpo.phase_rows import evaluation_rows, training_rows
+from irpo.run_store import RunStore, write_json_atomic
+from irpo.sampling import read_samples
+from irpo.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
+
+log = logging.getLogger(__name__)
+STAGES_PER_EPOCH = ("samples", "reward_model", "pairs", "policy")
+
+
+def step_of(epoch: int, stage: str) -> int:
+    """W&B step of a stage: its place in the run's fixed plan, so a resumed run logs in order."""
+    return (epoch - 1) * len(STAGES_PER_EPOCH) + STAGES_PER_EPOCH.index(stage)
+
+
+class IRPODriver:
+    def __init__(self, inputs: StageInputs, store: RunStore, tracker, base_policy: Path):
+        self.inputs, self.store, self.tracker, self.base_policy = inputs, store, tracker, base_policy
+        world = inputs.user.world
+        self.eval_rows = evaluation_rows(world, inputs.user, inputs.irpo.evaluation, inputs.judge.seed)
+
+    def run(self) -> dict:
+        start = time.perf_counter()
+        epochs_cfg = self.inputs.irpo.epochs
+        policy, history = self.base_policy, []
+        for epoch in range(1, epochs_cfg + 1):
+            evaluated = self._samples(epoch, policy, training=True)
+            if history:
+                history[-1]["metrics"] = evaluated["result"]["metrics"]
+            else:
+                base_metrics = evaluated["result"]["metrics"]
+            policy, record = self._epoch(epoch, policy)
+            history.append(record)
+        final = self._samples(epochs_cfg + 1, policy, training=False)
+        history[-1]["metrics"] = final["result"]["metrics"]
+        self._publish(policy, epochs_cfg)
+        return self._report(base_metrics, final["result"]["metrics"], history, time.perf_counter() - start)
+
+    def _stage_name(self, epoch: int, stage: str) -> str:
+        return f"final/{stage}" if epoch > self.inputs.irpo.epochs else f"epoch_{epoch}/{stage}"
+
+    def _samples(self, epoch: int, policy: Path, training: bool) -> dict:
+        name = self._stage_name(epoch, "samples")
+        rows = self.eval_rows + (training_rows(self.inputs.user.world, self.inputs.irpo, epoch, self.inputs.judge.seed)
+                                 if training else [])
+        record = self.store.run(name, lambda out: samples_stage(self.inputs, rows, policy, out))
+        step = step_of(epoch, "samples")
+        metrics = record["result"]["metrics"]
+        self.tracker.log({**{f"eval/{k}": metrics[k] for k in METRIC_KEYS if metrics.get(k) is not None},
+                          "eval/epoch": epoch - 1, "time/samples_s": record["seconds"],
+                          "throughput/rollout_tokens_per_s": record["result"]["tokens_per_second"]}, step)
+        self._sample_table(self.store.path(name), epoch, step)
+        return record
+
+    def _epoch(self, epoch: int, policy: Path) -> tuple[Path, dict]:
+        inputs, store = self.inputs, self.store
+        samples_dir = store.path(self._stage_name(epoch, "samples"))
+        timings = {"samples": store.result(self._stage_name(epoch, "samples"))["seconds"]}
+        rm_dir = None
+        record = {"epoch": epoch}
+        if not inputs.irpo.oracle:
+            rm_name = self._stage_name(epoch, "reward_model")
+            rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out))
+            rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
+            self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items() if v is not None}
+                             | {"time/reward_model_s": rm["seconds"]}, step_of(epoch, "reward_model"))
+        pairs_name = self._stage_name(epoch, "pairs")
+        pairs = store.run(pairs_name, lambda out: pairs_stage(inputs, samples_dir, rm_dir, policy, out))
+        timings["pairs"], record["pairs"] = pairs["seconds"], pairs["result"]
+        self.tracker.log({f"pairs/{k}": v for k, v in pairs["result"].items()} | {"time/pairs_s": pairs["seconds"]},
+                         step_of(epoch, "pairs"))
+        policy_name = self._stage_name(epoch, "policy")
+        trained = store.run(policy_name, lambda out: policy_stage(inputs, store.path(pairs_name),
+                                                                  pairs["result"]["pairs"], policy, out))
+        timings["policy"], record["dpo"] = trained["seconds"], trained["result"]
+        self.tracker.log({f"dpo/{k}": v for k, v in _flat(trained["result"]).items()}
+                         | {"time/policy_s": trained["seconds"]}, step_of(epoch, "policy"))
+        record["stage_seconds"] = timings
+        return store.path(policy_name), record
+
+    def _sample_table(self, samples_dir: Path, epoch: int, step: int) -> None:
+        count = self.inputs.irpo.evaluation.sample_answers
+        if count == 0:
+            return
+        rows = read_samples(samples_dir, "eval").head(count)
+        self.tracker.table("samples/answers", ["policy_epoch", "request_id", "bids", "answer", "click_probs"],
+                           [[epoch - 1, r.request_id, r.bids, r.answer, r.click_probs] for r in rows.itertuples()],
+                           step)
+
+    def _publish(self, policy: Path, epochs: int) -> None:
+        """`final/policy` and `final/reward_model`: what `serve` and `evaluate` pick up."""
+        self.store.run("final/policy", copier(policy))
+        reward_model = self.store.path(f"epoch_{epochs}/reward_model")
+        if reward_model.is_dir():
+            self.store.run("final/reward_model", copier(reward_model))
+
+    def _report(self, base: dict, final: dict, history: list[dict], seconds: float) -> dict:
+        stage_seconds = sum(json.loads(p.read_text())["seconds"] for p in self.store.root.glob("*/*/stage.json"))
+        report = {
+            "wall_seconds": round(seconds, 1),  # this invocation; a resumed run adds its earlier part below
+            "stage_seconds_total": round(stage_seconds, 1),
+            "epochs": history,
+            "final": {"base": {k: base.get(k) for k in METRIC_KEYS},
+                      "llm_auction": {k: final.get(k) for k in METRIC_KEYS},
+                      "bid_blind_efficiency": final["bid_blind_efficiency"],
+                      "probe_curve": {"base": base["probe_curve"], "llm_auction": final["probe_curve"]}},
+            "policy_dir": str(self.store.path("final/policy")),
+            "reward_model_dir": str(self.store.path("final/reward_model")),
+        }
+        write_json_atomic(self.store.root / "report.json", report)
+        return report
+
+
+def copier(source: Path):
+    """Stage work that copies a finished directory (minus its stage record) into the stage's own."""
+    def copy(out: Path) -> dict:
+        shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("stage.json"))
+        return {"from": str(source)}
+
+    return copy
+
+
+def _flat(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def load_report(run_dir: str | Path) -> dict:
+    return json.loads((Path(run_dir) / "report.json").read_text())

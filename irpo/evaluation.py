@@ -1,0 +1,89 @@
+"""Held-out evaluation of one policy from its judged samples, with the simulated user's exact clicks.
+
+Metrics (issue 5): revenue/query, reward/query, CTR, ads per answer, format-error rate, allocation
+efficiency (expected objective / the optimum's, summed over requests), and the monotonicity probe:
+one relevant ad's bid swept over a grid, its expected clicks averaged over answers and requests.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pandas as pd
+
+from auction.codec import request_from_json
+from auction.config import AuctionConfig
+from auction.metrics import AnswerOutcome, monotone_share, monotonicity, summarize
+from auction.parser import parse_answer
+from judge.optimum import bid_blind_allocation, optimal_allocation
+from judge.simulated_user import SimulatedUser
+
+METRIC_KEYS = ("revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
+               "allocation_efficiency", "monotonicity_spearman", "monotone_share")
+
+
+def clicks_of(sample, exact: bool) -> dict[str, float]:
+    """Exact expected clicks (simulated user) or the judge's realised clicks as 0/1 (LLM judge)."""
+    if exact:
+        return json.loads(sample.click_probs)
+    return {ad_id: float(clicked) for ad_id, clicked in json.loads(sample.clicks).items()}
+
+
+def outcome(sample, exact: bool) -> AnswerOutcome:
+    request = request_from_json(sample.request)
+    answer = parse_answer(sample.answer, [c.ad for c in request.candidates])
+    return AnswerOutcome(answer, request.bids(), clicks_of(sample, exact))
+
+
+def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) -> tuple[float, float]:
+    """Summed objective of the optimal and of the best bid-blind allocation over `requests`."""
+    optimum = blind = 0.0
+    world = user.world
+    for request in requests:
+        query = world.queries[request.request_id]
+        bids = request.bids()
+        relevance = {a: user.model.relevance(query, world.ads[a]) for a in bids}
+        categories = {a: world.ads[a].category for a in bids}
+        optimum += optimal_allocation(bids, relevance, categories, user.config, auction).objective
+        blind += bid_blind_allocation(bids, relevance, categories, user.config, auction).objective
+    return optimum, blind
+
+
+def evaluate_samples(samples: pd.DataFrame, user: SimulatedUser, auction: AuctionConfig, exact: bool = True) -> dict:
+    """The issue's metric set for the `eval` and `probe` rows of one rollout pass.
+
+    `exact`: clicks are the simulated user's expected clicks; else the LLM judge's realised clicks, and
+    allocation efficiency (defined against the simulated user's optimum) is left out.
+    """
+    evaluated = samples[samples["purpose"] == "eval"]
+    outcomes = [outcome(s, exact) for s in evaluated.itertuples()]
+    metrics = asdict(summarize(outcomes, auction))
+    first = evaluated.drop_duplicates("request_id")
+    optimum, blind = optimum_objectives(user, auction, [request_from_json(r) for r in first["request"]])
+    total_reward = metrics["reward_per_query"] * len(outcomes)
+    answers_per_request = len(outcomes) / len(first)
+    metrics["allocation_efficiency"] = total_reward / answers_per_request / optimum if optimum and exact else None
+    metrics["bid_blind_efficiency"] = blind / optimum if optimum else 0.0
+    probe = probe_curves(samples[samples["purpose"] == "probe"], exact)
+    metrics.update(probe_metrics(probe))
+    return metrics
+
+
+def probe_curves(probe: pd.DataFrame, exact: bool = True) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """(request, probed ad) -> [(bid, expected clicks of that ad averaged over its answers)] by rising bid."""
+    points: dict[tuple[str, str], dict[float, list[float]]] = {}
+    for sample in probe.itertuples():
+        bid = json.loads(sample.bids)[sample.probe_ad]
+        clicks = clicks_of(sample, exact).get(sample.probe_ad, 0.0)
+        points.setdefault((sample.request_id, sample.probe_ad), {}).setdefault(bid, []).append(clicks)
+    return {key: sorted((bid, sum(v) / len(v)) for bid, v in levels.items()) for key, levels in points.items()}
+
+
+def probe_metrics(curves: dict) -> dict:
+    if not curves:
+        return {"monotonicity_spearman": None, "monotone_share": None, "probe_curve": []}
+    grid = [bid for bid, _ in next(iter(curves.values()))]
+    mean_curve = [sum(c[i][1] for c in curves.values()) / len(curves) for i in range(len(grid))]
+    return {"monotonicity_spearman": monotonicity(grid, mean_curve),
+            "monotone_share": monotone_share([[v for _, v in c] for c in curves.values()]),
+            "probe_curve": [[b, v] for b, v in zip(grid, mean_curve)]}

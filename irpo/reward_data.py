@@ -1,0 +1,90 @@
+"""From judged samples to the reward model's rows: one row per inserted ad, with frozen text embeddings.
+
+Texts are embedded once per phase by encoder actors in Ray Data (each distinct text once), never per
+training step. x is the user's profile and question, y the whole answer (METHOD.md section 3).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+
+from auction.codec import request_from_json
+from auction.parser import parse_answer
+from auction.types import AuctionRequest
+
+log = logging.getLogger(__name__)
+ENCODE_BATCH = 64
+
+
+def query_text(request: AuctionRequest) -> str:
+    user = request.user
+    return f"{user.basic_info}; likes {', '.join(user.interests)}. {request.query}"
+
+
+def click_rows(samples: pd.DataFrame) -> pd.DataFrame:
+    """One row per ad inserted in a judged answer (`row`: its sample's index): texts, IDs, slot, bid, click."""
+    rows = []
+    for row, sample in enumerate(samples.itertuples()):
+        if not sample.judge_ok:
+            continue
+        request = request_from_json(sample.request)
+        answer = parse_answer(sample.answer, [c.ad for c in request.candidates])
+        clicks = json.loads(sample.clicks)
+        for ad in answer.inserted:
+            rows.append({"row": row, "request_id": sample.request_id, "bid": request.bids()[ad.ad_id],
+                         "query": query_text(request), "answer": sample.answer,
+                         "user_id": request.user.user_id, "ad_id": ad.ad_id, "position": ad.position,
+                         "count": len(answer.inserted), "clicked": int(bool(clicks.get(ad.ad_id, False)))})
+    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "user_id", "ad_id", "position", "count",
+                                       "clicked"])
+
+
+class EncoderWorker:
+    """`map_batches` actor: column `text` in, column `embedding` (unit-norm float32 vector) out."""
+
+    def __init__(self, encoder: str):
+        from judge.encoder import SentenceEncoder, packaged_minilm_dir
+
+        self.encoder = SentenceEncoder(packaged_minilm_dir() if encoder == "all-MiniLM-L6-v2" else encoder)
+
+    def __call__(self, batch: dict) -> dict:
+        return {"text": batch["text"], "embedding": self.encoder.encode([str(t) for t in batch["text"]])}
+
+
+def embed_texts(texts: list[str], encoder: str, cpus: float = 1) -> dict[str, np.ndarray]:
+    """Embeddings of the distinct `texts`, computed by an encoder actor in Ray Data."""
+    import ray.data
+
+    start = time.perf_counter()
+    distinct = list(dict.fromkeys(texts))
+    dataset = ray.data.from_items([{"text": t} for t in distinct])
+    rows = dataset.map_batches(EncoderWorker, fn_constructor_kwargs={"encoder": encoder}, batch_size=ENCODE_BATCH,
+                               concurrency=1, num_cpus=cpus).take_all()
+    log.info("embedded %d distinct texts in %.1fs", len(rows), time.perf_counter() - start)
+    return {row["text"]: np.asarray(row["embedding"], dtype=np.float32) for row in rows}
+
+
+class IdIndex:
+    """Dense indices for user and ad IDs; 0 is reserved for an ID the model never saw."""
+
+    def __init__(self, ids: list[str]):
+        self.index = {value: i + 1 for i, value in enumerate(sorted(set(ids)))}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __call__(self, values) -> np.ndarray:
+        return np.array([self.index.get(v, 0) for v in values], dtype=np.int64)
+
+
+def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users: IdIndex, ads: IdIndex
+                   ) -> dict[str, np.ndarray]:
+    """The model's inputs as arrays: `text` is enc(x) next to enc(y)."""
+    text = np.stack([np.concatenate([embeddings[q], embeddings[a]]) for q, a in zip(rows["query"], rows["answer"])])
+    return {"text": text.astype(np.float32), "user": users(rows["user_id"]), "ad": ads(rows["ad_id"]),
+            "position": rows["position"].to_numpy(np.int64), "count": rows["count"].to_numpy(np.int64),
+            "clicked": rows["clicked"].to_numpy(np.float32)}

@@ -1,0 +1,114 @@
+"""Fit the pCTR model on one reward phase's clicks under Ray Train + DeepSpeed, and load it back.
+
+The fitted model is a directory: `pctr.pt` (weights) and `pctr.json` (dimensions and ID indices),
+enough to score answers without the training code's state.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from auction.metrics import average_ranks
+from irpo.config import RewardModelConfig
+from irpo.ds_train import deepspeed_engine, finish_worker, run_ray_train, worker_threads
+from irpo.reward_data import IdIndex
+from irpo.reward_model import PCTRModel, click_loss
+
+ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new ads map there
+
+
+def build_model(meta: dict) -> PCTRModel:
+    return PCTRModel(meta["text_dim"], meta["n_users"], meta["n_ads"], meta["user_dim"], meta["ad_dim"],
+                     tuple(meta["hidden"]))
+
+
+def logits_of(model: PCTRModel, batch: dict[str, torch.Tensor], text_dim: int) -> torch.Tensor:
+    text = batch["text"].float()
+    return model(text[:, :text_dim], text[:, text_dim:], batch["user"].long(), batch["ad"].long(),
+                 batch["position"].long(), batch["count"].long())
+
+
+def _drop_ids(ids: torch.Tensor) -> torch.Tensor:
+    return torch.where(torch.rand(ids.shape) < ID_DROPOUT, torch.zeros_like(ids), ids)
+
+
+def reward_model_loop(config: dict) -> None:
+    """One Ray Train worker: BCE on this worker's shard of click rows; rank 0 saves the weights."""
+    import ray.train
+
+    worker_threads(config["cpus_per_worker"])
+    torch.manual_seed(config["seed"])
+    meta = config["meta"]
+    engine = deepspeed_engine(build_model(meta), lr=config["lr"], total_steps=config["total_steps"],
+                              warmup_ratio=0.0, micro_batch=config["batch_size"], grad_accum=1,
+                              zero_stage=config["zero_stage"], bf16=False)
+    shard = ray.train.get_dataset_shard("train")
+    history = []
+    for epoch in range(config["epochs"]):
+        losses = []
+        for batch in shard.iter_torch_batches(batch_size=config["batch_size"]):
+            batch = {**batch, "user": _drop_ids(batch["user"]), "ad": _drop_ids(batch["ad"])}
+            loss = click_loss(logits_of(engine, batch, meta["text_dim"]), batch["clicked"])
+            engine.backward(loss)
+            engine.step()
+            losses.append(loss.item())
+        history.append({"epoch": epoch, "train_log_loss": float(np.mean(losses)) if losses else None})
+        ray.train.report(history[-1])
+    if ray.train.get_context().get_world_rank() == 0:
+        torch.save(engine.module.state_dict(), Path(config["out_dir"]) / "pctr.pt")
+        (Path(config["out_dir"]) / "history.json").write_text(json.dumps(history, indent=1))
+    finish_worker()
+
+
+def fit_reward_model(train: dict[str, np.ndarray], users: IdIndex, ads: IdIndex, config: RewardModelConfig,
+                     role, out: Path, storage: Path, seed: int) -> dict:
+    """Train on `train` arrays; writes `out/pctr.pt` and `out/pctr.json`; returns the model's meta."""
+    import ray.data
+
+    out.mkdir(parents=True, exist_ok=True)
+    text_dim = train["text"].shape[1] // 2
+    meta = {"text_dim": text_dim, "n_users": len(users), "n_ads": len(ads), "user_dim": config.user_embedding_dim,
+            "ad_dim": config.ad_embedding_dim, "hidden": list(config.hidden_dims), "encoder": config.encoder,
+            "users": users.index, "ads": ads.index}
+    per_worker = max(1, math.ceil(len(train["clicked"]) / role.workers))
+    loop_config = {"meta": meta, "lr": config.lr, "batch_size": config.batch_size, "epochs": config.epochs,
+                   "total_steps": config.epochs * math.ceil(per_worker / config.batch_size),
+                   "zero_stage": role.zero_stage, "cpus_per_worker": role.cpus, "out_dir": str(out.resolve()),
+                   "seed": seed}
+    columns = ("text", "user", "ad", "position", "count", "clicked")
+    dataset = ray.data.from_items([{k: train[k][i] for k in columns} for i in range(len(train["clicked"]))])
+    run_ray_train(reward_model_loop, loop_config, role, {"train": dataset}, storage, "reward_model")
+    (out / "pctr.json").write_text(json.dumps(meta))
+    return meta
+
+
+def load_reward_model(directory: str | Path) -> tuple[PCTRModel, dict]:
+    meta = json.loads((Path(directory) / "pctr.json").read_text())
+    model = build_model(meta)
+    model.load_state_dict(torch.load(Path(directory) / "pctr.pt", map_location="cpu"))
+    return model.eval(), meta
+
+
+@torch.inference_mode()
+def predict(model: PCTRModel, meta: dict, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    batch = {k: torch.from_numpy(v) for k, v in arrays.items() if k != "clicked"}
+    return torch.sigmoid(logits_of(model, batch, meta["text_dim"])).numpy()
+
+
+def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def auc(probs: np.ndarray, labels: np.ndarray) -> float | None:
+    """Area under the ROC curve (Mann-Whitney, ties averaged); None when one class is absent."""
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    ranks = np.array(average_ranks(list(probs)))
+    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))

@@ -1,0 +1,67 @@
+"""A run directory whose stages complete atomically, so a killed run resumes where it stopped.
+
+A stage writes into a hidden scratch directory; when it finishes, its `stage.json` (result and
+seconds) goes in and the directory is renamed into place in one step, then `latest` is rewritten.
+A stage is done exactly when its directory exists, so a resumed run never redoes finished work and
+a half-written stage is thrown away and started again.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+STAGE_FILE = "stage.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    scratch = path.with_name(f".{path.name}.tmp")
+    scratch.write_text(json.dumps(data, indent=2) + "\n")
+    with open(scratch) as handle:
+        os.fsync(handle.fileno())
+    os.replace(scratch, path)
+
+
+class RunStore:
+    def __init__(self, run_dir: str | Path):
+        self.root = Path(run_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, stage: str) -> Path:
+        return self.root / stage
+
+    def done(self, stage: str) -> bool:
+        return (self.path(stage) / STAGE_FILE).is_file()
+
+    def result(self, stage: str) -> dict[str, Any]:
+        return json.loads((self.path(stage) / STAGE_FILE).read_text())
+
+    def run(self, stage: str, work: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+        """Run `work(scratch_dir)` unless `stage` is done; returns the stage's record either way."""
+        if self.done(stage):
+            log.info("stage %s: already done, skipped", stage)
+            return self.result(stage)
+        final = self.path(stage)
+        scratch = final.with_name(f".{final.name}.partial")
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)  # a directory without its stage.json never finished
+        scratch.mkdir(parents=True)
+        log.info("stage %s: started", stage)
+        start = time.perf_counter()
+        result = work(scratch)
+        record = {"stage": stage, "seconds": round(time.perf_counter() - start, 2), "result": result}
+        write_json_atomic(scratch / STAGE_FILE, record)
+        os.replace(scratch, final)
+        write_json_atomic(self.root / "latest", {"stage": stage, "at": time.time()})
+        log.info("stage %s: done in %.1fs", stage, record["seconds"])
+        return record
+
+    def latest(self) -> str | None:
+        pointer = self.root / "latest"
+        return json.loads(pointer.read_text())["stage"] if pointer.is_file() else None

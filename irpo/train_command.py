@@ -1,0 +1,50 @@
+"""`llm-auction train`: the base policy (built if absent), then the IRPO driver, then report.json."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from auction.config import AuctionConfig
+from cluster.config import ClusterConfig
+from cluster.layout import RayLayout
+from cluster.ray_session import init_ray
+from cluster.tracker import Tracker
+from irpo.config import IRPOConfig
+from irpo.driver import IRPODriver
+from irpo.run_store import RunStore
+from irpo.stages import StageInputs
+from judge.config import JudgeConfig
+from judge.environment import get_world, simulated_user
+from rollout.config import RolloutConfig
+from rollout.prompt import resolve_style
+
+log = logging.getLogger(__name__)
+
+
+def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, world, layout: RayLayout, run_dir: Path) -> Path:
+    """pi_0: `rollout.policy` when given, else the tiny base policy built into RUN_DIR/base (reused once built)."""
+    if rollout.policy is not None:
+        path = Path(rollout.policy)
+        if not (path / "config.json").is_file():
+            raise ValueError(f"rollout.policy: {path} is not an HF model directory (no config.json)")
+        return path.resolve()
+    from irpo.base_command import build_base_command
+
+    build_base_command(world.name, str(run_dir / "base"), irpo.base, rollout, layout)
+    return (run_dir / "base").resolve()
+
+
+def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, auction: AuctionConfig,
+                  cluster: ClusterConfig, layout: RayLayout, run_dir: Path, run_config: dict) -> dict:
+    run_dir = run_dir.resolve()
+    world = get_world(judge.world, judge.world_seed)
+    user = simulated_user(world, judge)
+    init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    base = ensure_base_policy(irpo, rollout, world, layout, run_dir)
+    inputs = StageInputs(irpo, rollout, judge, auction, layout.roles, user, resolve_style(rollout.prompt_style,
+                         world.name), run_dir / "ray_results")
+    tracker = Tracker(cluster.wandb, run_dir, run_config, name=run_dir.name)
+    try:
+        return IRPODriver(inputs, RunStore(run_dir), tracker, base).run()
+    finally:
+        tracker.finish()
