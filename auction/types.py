@@ -37,7 +37,22 @@ def validate_title(title: str) -> str:
         raise InvalidAdError(f"title: must not contain the mention delimiters {''.join(bad)!r}: {title!r}")
     if not title.isprintable():
         raise InvalidAdError(f"title: must hold printable characters only (no newlines or controls): {title!r}")
+    check_no_template_markers(title, "title")
     return title
+
+
+# Chat-template control sequences of the model families we serve (ChatML, Llama, Mistral, Gemma...):
+# text that carries one could close the user turn and open a system turn of its own.
+TEMPLATE_MARKER = re.compile(r"<\|[^|>]{0,40}\|>|</?s>|<\|?(?:im_start|im_end|endoftext|eot_id)|"
+                             r"\[/?INST\]|<<\/?SYS>>|<(?:start|end)_of_turn>", re.IGNORECASE)
+
+
+def check_no_template_markers(text: str, field: str) -> str:
+    """Reject text holding a chat-template control sequence; `field` names it in the error."""
+    marker = TEMPLATE_MARKER.search(text)
+    if marker:
+        raise InvalidAdError(f"{field}: must not contain the chat-template marker {marker.group(0)!r}")
+    return text
 
 
 def validate_ad_id(ad_id: str) -> str:
@@ -96,6 +111,11 @@ class UserProfile:
     basic_info: str = ""
     interests: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        check_no_template_markers(self.basic_info, "user.basic_info")
+        for interest in self.interests:
+            check_no_template_markers(interest, "user.interests")
+
 
 @dataclass(frozen=True)
 class AuctionRequest:
@@ -108,6 +128,7 @@ class AuctionRequest:
     by_id: dict[str, Candidate] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        check_no_template_markers(self.query, "query")
         by_id: dict[str, Candidate] = {}
         for candidate in self.candidates:
             if candidate.ad_id in by_id:

@@ -28,9 +28,14 @@ class TrainerRole(StrictModel):
 
 
 class ServeRole(StrictModel):
-    replicas: int = Field(1, ge=1)
+    """Policy replicas (an engine each) and ingress replicas (HTTP, payments, ledger) scale independently."""
+
+    replicas: int = Field(1, ge=1, description="policy replicas; the autoscaling minimum when max_replicas is set")
+    max_replicas: int | None = Field(None, ge=1, description="autoscale policy replicas up to this many")
     cpus: float = Field(0.5, gt=0)
     gpus: float = Field(0, ge=0)
+    ingress_replicas: int = Field(1, ge=1)
+    ingress_cpus: float = Field(0.25, gt=0)
 
 
 class Roles(StrictModel):

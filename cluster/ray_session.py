@@ -13,7 +13,8 @@ LOCAL_RAY_ENV = {
 
 
 def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str, str] | None = None):
-    """`local` starts a private instance on this machine; anything else joins that cluster."""
+    """`local` starts a private instance on this machine (or joins the cluster a Ray job runs on);
+    anything else joins that cluster."""
     import ray
 
     for key, value in LOCAL_RAY_ENV.items():
@@ -21,6 +22,8 @@ def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str,
     if ray.is_initialized():
         return ray
     runtime_env = {"env_vars": {**LOCAL_RAY_ENV, **(env or {})}}
+    if address == "local" and os.environ.get("RAY_ADDRESS"):
+        address = os.environ["RAY_ADDRESS"]  # inside a submitted Ray job: join its cluster, never start another
     if address == "local":
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
     else:

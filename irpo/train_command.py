@@ -25,9 +25,11 @@ def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, world, layout: 
     """pi_0: `rollout.policy` when given, else the tiny base policy built into RUN_DIR/base (reused once built)."""
     if rollout.policy is not None:
         path = Path(rollout.policy)
-        if not (path / "config.json").is_file():
+        if path.is_dir() and not (path / "config.json").is_file():
             raise ValueError(f"rollout.policy: {path} is not an HF model directory (no config.json)")
-        return path.resolve()
+        if not path.exists() and rollout.policy.count("/") != 1:
+            raise ValueError(f"rollout.policy: {rollout.policy!r} is neither a directory nor a hub id (org/name)")
+        return path.resolve() if path.exists() else Path(rollout.policy)  # a hub id: the cluster downloads it
     from irpo.base_command import build_base_command
 
     build_base_command(world.name, str(run_dir / "base"), irpo.base, rollout, layout)

@@ -6,13 +6,12 @@ import json
 import logging
 import sys
 
+from cluster.jobs import DEFAULT_DASHBOARD
 from llm_auction.config import ConfigError, ExperimentConfig, dump_config, load_config
 
 # Commands whose issue has not landed yet: they say so and exit non-zero rather than pretend.
 PENDING = {
     "evaluate": ("compare mechanisms on a test set and write a report", "mechanism comparison (issue 6)"),
-    "serve": ("serve the auction endpoint with Ray Serve", "the Ray Serve auction endpoint (issue 7)"),
-    "submit": ("submit an llm-auction command as a Ray job to a cluster", "Ray job submission (issue 8)"),
 }
 
 
@@ -51,6 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="where stages, checkpoints and report.json go (default: run_dir)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its last completed stage")
     train.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
+
+    serve = _with_config(commands.add_parser("serve", help="serve the auction endpoint with Ray Serve"))
+    serve.add_argument("--policy", help="HF dir of the policy (default: RUN_DIR/final/policy of the config's run)")
+    serve.add_argument("--host", help="default: serving.host (127.0.0.1)")
+    serve.add_argument("--port", type=int, help="default: serving.port (8000)")
+    serve.add_argument("--ledger", help="SQLite ledger file (default: serving.ledger)")
+    serve.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
+
+    submit = commands.add_parser("submit", help="submit an llm-auction command as a Ray job to a cluster",
+                                 description="llm-auction submit [--address URL] [--no-wait] -- COMMAND ...")
+    submit.add_argument("--address", help=f"Ray dashboard URL (default: $RAY_ADDRESS or {DEFAULT_DASHBOARD})")
+    submit.add_argument("--no-wait", action="store_true", help="print the job id and return at once")
+    submit.add_argument("--ray-config", default="ray_config.yaml", help="runtime env (default: ray_config.yaml)")
+    submit.add_argument("job", nargs=argparse.REMAINDER, help="the llm-auction command to run, after --")
+    jobs = commands.add_parser("jobs", help="list, follow or stop submitted jobs")
+    jobs.add_argument("action", choices=["list", "follow", "stop"])
+    jobs.add_argument("job_id", nargs="?", help="for follow and stop")
+    jobs.add_argument("--address", help=f"Ray dashboard URL (default: $RAY_ADDRESS or {DEFAULT_DASHBOARD})")
 
     judge = _with_config(commands.add_parser("judge", help="label clicks on answers with a judge"))
     judge.add_argument("--world", help="tiny, paper or a world directory (default: judge.world)")
@@ -111,7 +128,64 @@ def run_train(args, config: ExperimentConfig) -> int:
     return 0
 
 
-COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base, "train": run_train}
+def run_serve(args, config: ExperimentConfig) -> int:
+    import importlib.util
+    from pathlib import Path
+
+    from cluster.layout import load_layout
+    from cluster.ray_session import init_ray
+    from rollout.prompt import resolve_style
+    from serving.app import build_application, run_server
+
+    policy = Path(args.policy or Path(config.run_dir) / "final" / "policy")
+    if not (policy / "config.json").is_file():
+        raise ValueError(f"--policy: {policy} is not a trained policy (no config.json); run `llm-auction train` "
+                         "first or pass --policy DIR")
+    serving = config.serving.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port),
+                                                                  ("ledger", args.ledger)) if v is not None})
+    rollout = config.rollout
+    if rollout.engine == "vllm" and importlib.util.find_spec("vllm") is None:
+        rollout = rollout.model_copy(update={"engine": "hf"})  # machines without vLLM serve with transformers
+    layout = load_layout(args.ray_config)
+    init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    application = build_application(policy, rollout, resolve_style(rollout.prompt_style, config.judge.world),
+                                    serving, layout.roles.serve)
+    run_server(application, serving.host, serving.port)
+    return 0
+
+
+def run_submit(args, config: ExperimentConfig) -> int:
+    import os
+
+    from cluster.jobs import submit
+    from cluster.layout import load_layout
+
+    command = args.job[1:] if args.job[:1] == ["--"] else args.job
+    if not command:
+        raise ValueError("submit: give the llm-auction command after --, e.g. `submit -- train --config FILE`")
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    return submit(address, command, load_layout(args.ray_config), os.getcwd(), wait=not args.no_wait)
+
+
+def run_jobs(args, config: ExperimentConfig) -> int:
+    import os
+
+    from cluster.jobs import client, follow, list_jobs, stop_job
+
+    address = args.address or os.environ.get("RAY_ADDRESS")
+    if args.action == "list":
+        print(json.dumps(list_jobs(address), indent=2))
+        return 0
+    if not args.job_id:
+        raise ValueError(f"jobs {args.action}: give a job id (see `llm-auction jobs list`)")
+    if args.action == "stop":
+        print(json.dumps({"job_id": args.job_id, "stopped": stop_job(address, args.job_id)}))
+        return 0
+    return 0 if follow(client(address), args.job_id) == "SUCCEEDED" else 1
+
+
+COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base, "train": run_train, "submit": run_submit, "serve": run_serve,
+            "jobs": run_jobs}
 
 
 def main(argv: list[str] | None = None) -> int:

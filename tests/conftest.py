@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +15,10 @@ from auction.mechanisms import Generation
 # vLLM logs during interpreter exit, after pytest has closed its capture streams; without this every
 # such record prints a "Logging error" traceback after the test summary.
 logging.raiseExceptions = False
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = shutil.which("llm-auction", path=str(Path(sys.executable).parent)) or "llm-auction"
+MICRO = str(ROOT / "configs" / "micro.yaml")
 
 
 def make_request(bids: dict[str, float] | None = None, request_id: str = "r-1") -> AuctionRequest:
@@ -54,3 +62,13 @@ def smollm2_dir(tmp_path_factory):
     from rollout.smollm2 import import_smollm2
 
     return import_smollm2(tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def micro_base(tmp_path_factory):
+    """The micro config's base policy, built once by the CLI (Ray Train + DeepSpeed SFT, then checks)."""
+    out = tmp_path_factory.mktemp("micro") / "base"
+    result = subprocess.run([CLI, "base", "build", "--config", MICRO, "--out", str(out)], capture_output=True,
+                            text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out

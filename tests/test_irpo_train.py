@@ -1,29 +1,17 @@
 """`llm-auction train` end to end on configs/micro.yaml: checkpoint, report, kill and resume."""
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-CLI = shutil.which("llm-auction", path=str(Path(sys.executable).parent)) or "llm-auction"
-ROOT = Path(__file__).resolve().parents[1]
-MICRO = str(ROOT / "configs" / "micro.yaml")
+from conftest import CLI, MICRO, ROOT
+
 METRICS = {"revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
            "allocation_efficiency", "monotonicity_spearman", "monotone_share"}
-
-
-@pytest.fixture(scope="module")
-def micro_base(tmp_path_factory):
-    out = tmp_path_factory.mktemp("micro") / "base"
-    result = subprocess.run([CLI, "base", "build", "--config", MICRO, "--out", str(out)], capture_output=True,
-                            text=True, timeout=900, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
 
 
 def train_args(run_dir, base):

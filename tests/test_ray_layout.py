@@ -18,3 +18,19 @@ def test_a_bad_role_value_names_the_file_and_key_path(tmp_path):
     with pytest.raises(ValueError) as err:
         load_layout(path)
     assert "roles.rollout.replicas" in str(err.value) and "roles.judges" in str(err.value)
+
+
+def test_the_8_gpu_layout_gives_every_gpu_role_whole_gpus_and_shards_dpo_with_zero3():
+    layout = load_layout(ROOT / "configs" / "ray" / "8xgpu.yaml")
+    roles = layout.roles
+    assert roles.rollout.replicas * roles.rollout.gpus + roles.judge.replicas * roles.judge.gpus == 8
+    assert roles.policy_trainer.workers * roles.policy_trainer.gpus == 8 and roles.policy_trainer.zero_stage == 3
+    assert layout.address == "auto" and layout.runtime_env.working_dir == "."
+
+
+def test_submitted_jobs_upload_the_project_without_venv_or_runs():
+    from cluster.jobs import job_runtime_env
+
+    env = job_runtime_env(load_layout(ROOT / "ray_config.yaml"), str(ROOT))
+    assert env["working_dir"] == str(ROOT) and {".venv", "runs", ".git"} <= set(env["excludes"])
+    assert env["env_vars"]["WANDB_MODE"] == "offline"

@@ -1,0 +1,75 @@
+"""`llm-auction submit` against a real Ray head on 127.0.0.1: the micro training run as a Ray job."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import CLI, MICRO, ROOT
+
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """`ray start --head --block` in a process group of its own, so stopping it leaves other Rays alone."""
+    gcs, dashboard = free_port(), free_port()
+    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    env.pop("RAY_ADDRESS", None)
+    head = subprocess.Popen(
+        [f"{VENV_BIN}/ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true", "--num-cpus=2",
+         f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{dashboard}"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/version", timeout=2)
+            break
+        except OSError:
+            assert head.poll() is None, head.stderr.read()[-3000:]
+            assert time.time() < deadline, "the Ray head's job API never came up"
+            time.sleep(1)
+    yield url
+    os.killpg(head.pid, signal.SIGTERM)
+    try:
+        head.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
+
+
+def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray_head, micro_base, tmp_path):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [CLI, "submit", "--address", ray_head, "--", "train", "--config", MICRO, "--run-dir", str(run_dir),
+         f"rollout.policy={micro_base}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
+    assert "stage final/policy: done" in result.stdout  # the job's logs were streamed back
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["epochs"][0]["dpo"]["pairs"] > 0
+    jobs = json.loads(subprocess.run([CLI, "jobs", "list", "--address", ray_head], capture_output=True, text=True,
+                                     cwd=ROOT, timeout=60).stdout)
+    assert [job["status"] for job in jobs] == ["SUCCEEDED"]
+
+
+def test_submit_of_a_failing_command_returns_non_zero(ray_head):
+    result = subprocess.run([CLI, "submit", "--address", ray_head, "--", "config", "show", "irpo.dpo.beta=-1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "irpo.dpo.beta: must be > 0, got -1" in result.stdout
