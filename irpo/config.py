@@ -56,6 +56,10 @@ class EvaluationConfig(StrictModel):
     probe_samples: int = Field(4, ge=1, description="answers per request and bid level in the probe")
     probe_bids: tuple[float, ...] = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
     sample_answers: int = Field(8, ge=0, description="answers per epoch shown in W&B's table")
+    report_requests: int | None = Field(60, ge=1, description="test requests of the mechanism comparison that "
+                                        "`train` writes at its end (None: all; 0 mechanisms skip it)")
+    report_mechanisms: tuple[str, ...] = ("base", "llm_auction", "mosaic", "segment", "prominence", "optimum",
+                                          "bid_blind_optimum")
 
 
 class IRPOConfig(StrictModel):

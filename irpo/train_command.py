@@ -11,7 +11,7 @@ from cluster.ray_session import init_ray
 from cluster.tracker import Tracker
 from irpo.config import IRPOConfig
 from irpo.driver import IRPODriver
-from irpo.run_store import RunStore
+from irpo.run_store import RunStore, write_json_atomic
 from irpo.stages import StageInputs
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -46,7 +46,28 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
     inputs = StageInputs(irpo, rollout, judge, auction, layout.roles, user, resolve_style(rollout.prompt_style,
                          world.name), run_dir / "ray_results")
     tracker = Tracker(cluster.wandb, run_dir, run_config, name=run_dir.name)
+    store = RunStore(run_dir)
     try:
-        return IRPODriver(inputs, RunStore(run_dir), tracker, base).run()
+        report = IRPODriver(inputs, store, tracker, base).run()
+        if irpo.evaluation.report_mechanisms:
+            comparison = store.run("final/evaluation", lambda out: mechanism_report(inputs, base, store, out))
+            report["mechanism_comparison"] = str(store.path("final/evaluation") / "report.md")
+            write_json_atomic(run_dir / "report.json", report)
+            tracker.log({f"compare/{name}/{key}": value for name, metrics in comparison["result"].items()
+                         for key, value in metrics.items() if isinstance(value, (int, float))},
+                        step=4 * irpo.epochs + 1)
+        return report
     finally:
         tracker.finish()
+
+
+def mechanism_report(inputs: StageInputs, base: Path, store: RunStore, out: Path) -> dict:
+    """The mechanism comparison on the final policy: what `make run` leaves to read (report.md, PNGs)."""
+    from irpo.evaluate_command import evaluate_command, test_requests
+
+    world, evaluation = inputs.user.world, inputs.irpo.evaluation
+    requests = test_requests(world, inputs.judge.seed, evaluation.report_requests)
+    report = evaluate_command(store.path("final/policy"), base, store.path("final/reward_model"),
+                              list(evaluation.report_mechanisms), world, inputs.user, requests, inputs.judge,
+                              inputs.rollout, inputs.auction, evaluation, out)
+    return report["mechanisms"]

@@ -7,12 +7,9 @@ import logging
 import sys
 
 from cluster.jobs import DEFAULT_DASHBOARD
+from irpo.compare import MECHANISMS
 from llm_auction.config import ConfigError, ExperimentConfig, dump_config, load_config
 
-# Commands whose issue has not landed yet: they say so and exit non-zero rather than pretend.
-PENDING = {
-    "evaluate": ("compare mechanisms on a test set and write a report", "mechanism comparison (issue 6)"),
-}
 
 
 def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -24,9 +21,6 @@ def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-auction", description="LLM-native ad auctions trained with IRPO.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, _) in PENDING.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     world = commands.add_parser("world", help="build a simulated world").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -50,6 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="where stages, checkpoints and report.json go (default: run_dir)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run from its last completed stage")
     train.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
+
+    evaluate = _with_config(commands.add_parser("evaluate", help="compare mechanisms on a test set; write a report"))
+    evaluate.add_argument("--policy", help="trained policy (default: RUN_DIR/final/policy of the config's run)")
+    evaluate.add_argument("--base", help="base policy (default: RUN_DIR/base, or rollout.policy)")
+    evaluate.add_argument("--reward-model", help="pCTR model for MOSAIC and R (default: next to --policy)")
+    evaluate.add_argument("--mechanisms", default=",".join(MECHANISMS), help="comma-separated (default: all)")
+    evaluate.add_argument("--world", help="tiny, paper or a world directory (default: judge.world)")
+    evaluate.add_argument("--requests", help="JSONL of auction requests (docs/EVALUATION.md); default: test split")
+    evaluate.add_argument("--limit", type=int, help="evaluate the first N requests only")
+    evaluate.add_argument("--judge", choices=["simulated", "llm"], help="default: judge.kind")
+    evaluate.add_argument("--out", required=True, help="output directory: report.json, report.md, PNG plots")
 
     serve = _with_config(commands.add_parser("serve", help="serve the auction endpoint with Ray Serve"))
     serve.add_argument("--policy", help="HF dir of the policy (default: RUN_DIR/final/policy of the config's run)")
@@ -128,6 +133,30 @@ def run_train(args, config: ExperimentConfig) -> int:
     return 0
 
 
+def run_evaluate(args, config: ExperimentConfig) -> int:
+    from pathlib import Path
+
+    from irpo.evaluate_command import evaluate_command, read_requests, test_requests
+    from judge.environment import get_world, simulated_user
+
+    run_dir = Path(config.run_dir)
+    policy = Path(args.policy or run_dir / "final" / "policy")
+    base = Path(args.base or config.rollout.policy or run_dir / "base")
+    for flag, path in (("--policy", policy), ("--base", base)):
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{flag}: {path} is not an HF model directory (no config.json)")
+    reward_model = Path(args.reward_model) if args.reward_model else policy.parent / "reward_model"
+    judge = config.judge.model_copy(update={"world": args.world or config.judge.world,
+                                            "kind": args.judge or config.judge.kind})
+    world = get_world(judge.world, judge.world_seed)
+    requests = read_requests(args.requests, world) if args.requests else test_requests(world, judge.seed, args.limit)
+    report = evaluate_command(policy, base, reward_model, [m.strip() for m in args.mechanisms.split(",") if m.strip()],
+                              world, simulated_user(world, judge), requests[: args.limit], judge, config.rollout,
+                              config.auction, config.irpo.evaluation, Path(args.out))
+    print(json.dumps({"out": args.out, "mechanisms": report["mechanisms"]}, indent=2))
+    return 0
+
+
 def run_serve(args, config: ExperimentConfig) -> int:
     import importlib.util
     from pathlib import Path
@@ -149,7 +178,7 @@ def run_serve(args, config: ExperimentConfig) -> int:
     layout = load_layout(args.ray_config)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
     application = build_application(policy, rollout, resolve_style(rollout.prompt_style, config.judge.world),
-                                    serving, layout.roles.serve)
+                                    serving, layout.roles.serve, config.auction.max_bid)
     run_server(application, serving.host, serving.port)
     return 0
 
@@ -184,15 +213,12 @@ def run_jobs(args, config: ExperimentConfig) -> int:
     return 0 if follow(client(address), args.job_id) == "SUCCEEDED" else 1
 
 
-COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base, "train": run_train, "submit": run_submit, "serve": run_serve,
+COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base, "train": run_train, "submit": run_submit, "serve": run_serve, "evaluate": run_evaluate,
             "jobs": run_jobs}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in PENDING:
-        print(f"llm-auction {args.command}: not implemented yet: {PENDING[args.command][1]}", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(getattr(args, "config", None), getattr(args, "overrides", []))

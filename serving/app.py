@@ -22,7 +22,7 @@ def policy_options(role: ServeRole) -> dict:
 
 
 def build_application(policy_dir: str | Path, rollout: RolloutConfig, prompt_style: str, serving: ServingConfig,
-                      role: ServeRole):
+                      role: ServeRole, max_bid: float):
     from serving.ingress import AuctionIngress
     from serving.policy import PolicyDeployment
 
@@ -30,7 +30,8 @@ def build_application(policy_dir: str | Path, rollout: RolloutConfig, prompt_sty
                                                                     prompt_style)
     ingress = AuctionIngress.options(num_replicas=role.ingress_replicas,
                                      ray_actor_options={"num_cpus": role.ingress_cpus})
-    return ingress.bind(policy, str(Path(serving.ledger).resolve()), serving.max_candidates, serving.max_query_chars)
+    return ingress.bind(policy, str(Path(serving.ledger).resolve()), serving.max_candidates, serving.max_query_chars,
+                        max_bid)
 
 
 def run_server(application, host: str, port: int, blocking: bool = True) -> None:

@@ -46,9 +46,9 @@ def to_request(auction_id: str, body: AuctionBody) -> AuctionRequest:
 @serve.deployment
 @serve.ingress(app)
 class AuctionIngress:
-    def __init__(self, policy, ledger_path: str, max_candidates: int, max_query_chars: int):
+    def __init__(self, policy, ledger_path: str, max_candidates: int, max_query_chars: int, max_bid: float):
         self.policy, self.ledger = policy, Ledger(ledger_path)
-        self.max_candidates, self.max_query_chars = max_candidates, max_query_chars
+        self.max_candidates, self.max_query_chars, self.max_bid = max_candidates, max_query_chars, max_bid
 
     @app.get("/healthz")
     async def healthz(self) -> dict:
@@ -80,6 +80,8 @@ class AuctionIngress:
             problems.append(f"ads: at most {self.max_candidates} candidate ads, got {len(body.ads)}")
         if len(body.query) > self.max_query_chars:
             problems.append(f"query: at most {self.max_query_chars} characters, got {len(body.query)}")
+        problems += [f"ads.{i}.bid: at most {self.max_bid:g} (auction.max_bid), got {ad.bid:g}"
+                     for i, ad in enumerate(body.ads) if ad.bid > self.max_bid]
         if problems:
             raise HTTPException(status_code=422, detail=problems)
 

@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from auction.types import InvalidAdError, check_no_template_markers, validate_ad_id, validate_title
 
-MAX_BID = 1_000_000.0
 MAX_PROFILE_CHARS = 1000
 
 
@@ -64,8 +63,8 @@ class CandidateAd(Body):
     @field_validator("bid")
     @classmethod
     def _bid(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0 or value > MAX_BID:
-            raise ValueError(f"bid: must be a finite number in (0, {MAX_BID:g}], got {value}")
+        if not math.isfinite(value) or value <= 0:  # the upper limit is auction.max_bid, checked by the ingress
+            raise ValueError(f"bid: must be a finite number > 0, got {value}")
         return value
 
 

@@ -33,8 +33,3 @@ def test_a_bad_override_prints_the_key_path_and_exits_non_zero():
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("command", ["evaluate"])
-def test_commands_not_built_yet_say_so_and_fail(command):
-    result = run(command)
-    assert result.returncode != 0
-    assert "not implemented yet" in result.stderr

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -39,6 +40,8 @@ def ray_head(tmp_path_factory):
     while True:
         try:
             urllib.request.urlopen(f"{url}/api/version", timeout=2)
+            break
+        except urllib.error.HTTPError:  # 401: up, with Ray's token auth (on by default for local clusters)
             break
         except OSError:
             assert head.poll() is None, head.stderr.read()[-3000:]

@@ -49,14 +49,20 @@ def wandb_ids(run_dir):
     return {p.name.rsplit("-", 1)[-1] for p in (run_dir / "wandb").glob("offline-run-*")}
 
 
-def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(tmp_path, micro_base):
-    run_dir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory, micro_base):
+    """A micro run killed right after its first stage, then resumed to the end."""
+    run_dir = tmp_path_factory.mktemp("boundary") / "run"
     process = start(train_args(run_dir, micro_base))
     kill_when(process, lambda: (run_dir / "epoch_1" / "samples" / "stage.json").is_file())
     before = stage_records(run_dir)
-    assert set(before) == {"epoch_1/samples"}
     report = resume(run_dir)
-    after = stage_records(run_dir)
+    return run_dir, before, stage_records(run_dir), report
+
+
+def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(resumed_run):
+    run_dir, before, after, report = resumed_run
+    assert set(before) == {"epoch_1/samples"}
     assert after["epoch_1/samples"] == before["epoch_1/samples"]  # not run again: same record, same timing
     assert {"epoch_1/reward_model", "epoch_1/pairs", "epoch_1/policy", "final/samples", "final/policy"} <= set(after)
     assert METRICS <= set(report["final"]["base"]) and METRICS <= set(report["final"]["llm_auction"])
@@ -68,6 +74,32 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(tmp
 
     assert AutoModelForCausalLM.from_pretrained(run_dir / "final" / "policy") is not None
     assert len(wandb_ids(run_dir)) == 1 and len(list((run_dir / "wandb").glob("offline-run-*"))) == 2
+    assert (run_dir / "final" / "evaluation" / "report.md").is_file()  # train ends with the comparison
+    assert report["mechanism_comparison"].endswith("report.md")
+
+
+def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_report(resumed_run, micro_base, tmp_path):
+    run_dir = resumed_run[0]
+    out = tmp_path / "eval"
+    result = subprocess.run(
+        [CLI, "evaluate", "--config", MICRO, "--policy", str(run_dir / "final" / "policy"), "--base", str(micro_base),
+         "--out", str(out), "--limit", "4", "rollout.engine=hf"], cwd=ROOT, capture_output=True, text=True,
+        timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    keys = {"revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
+            "allocation_efficiency", "generations_per_request", "seconds_per_request"}
+    assert set(report["mechanisms"]) == {"base", "llm_auction", "mosaic", "segment", "prominence", "optimum",
+                                         "bid_blind_optimum"}
+    assert all(keys <= set(m) for m in report["mechanisms"].values())
+    assert report["mechanisms"]["mosaic"]["generations_per_request"] == 20
+    assert report["mechanisms"]["llm_auction"]["generations_per_request"] == 1
+    assert report["mechanisms"]["optimum"]["allocation_efficiency"] == pytest.approx(1.0)
+    assert report["mechanisms"]["bid_blind_optimum"]["allocation_efficiency"] <= 1.0
+    assert set(report["curves"]["monotonicity"]) == set(report["curves"]["continuity"]) == {"base", "llm_auction"}
+    assert len(report["curves"]["continuity"]["llm_auction"]["clicks"]) == 100
+    assert report["audit"]["advertisers"] >= 1 and report["audit"]["worst_regret"] >= 0
+    assert {"report.md", "mechanisms.png", "monotonicity.png", "continuity.png"} <= {p.name for p in out.iterdir()}
 
 
 def test_run_killed_mid_stage_discards_the_partial_stage_and_completes_on_resume(tmp_path, micro_base):

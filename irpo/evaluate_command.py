@@ -1,0 +1,157 @@
+"""`llm-auction evaluate`: every mechanism on the same test requests, then report.json, report.md and plots.
+
+Engines load one at a time (the base policy serves base, MOSAIC, segment and prominence; the trained
+policy serves llm_auction), so two models never share the CPUs' memory.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from pathlib import Path
+
+from auction.codec import request_from_dict
+from auction.config import AuctionConfig
+from irpo.bid_curves import continuity_curve, incentive_audit, monotonicity_curve
+from irpo.compare import MECHANISMS, IdeallyPlaced, mechanism_metrics, mechanism_runner, relevance_of, run_mechanism
+from irpo.config import EvaluationConfig
+from irpo.phase_rows import probe_targets, test_bids
+from irpo.report_plots import curves, mechanism_bars
+from irpo.run_store import write_json_atomic
+from judge.config import JudgeConfig
+from judge.jsonl import read_records
+from judge.optimum import optimal_allocation
+from judge.simulated_user import SimulatedUser
+from rollout.config import RolloutConfig
+from rollout.factory import make_engine
+from rollout.generator import EngineGenerator
+from rollout.prompt import resolve_style
+
+log = logging.getLogger(__name__)
+BASE_ENGINE = ("base", "mosaic", "segment", "prominence")
+
+
+class RequestsFileError(ValueError):
+    """A --requests file that cannot be used; the message names file, line and field."""
+
+
+def read_requests(path: str | Path, world) -> list:
+    requests = []
+    for where, record in read_records(path, RequestsFileError):
+        try:
+            request = request_from_dict(record)
+        except (KeyError, TypeError, ValueError) as err:
+            raise RequestsFileError(f"{where}: {err}") from None
+        if request.request_id not in world.queries:
+            raise RequestsFileError(f"{where}: request_id: {request.request_id!r} is not a query of world "
+                                    f"{world.name!r} (the simulated user needs its relevance)")
+        requests.append(request)
+    return requests
+
+
+def test_requests(world, seed: int, limit: int | None) -> list:
+    return [world.request(q, test_bids(world, q, seed)) for q in world.split("test")[:limit]]
+
+
+class LLMClickModel:
+    """The LLM judge's realised clicks (0/1) as a click model."""
+
+    def __init__(self, judge: JudgeConfig):
+        from judge.worker import make_llm_judge
+
+        self.judge, self.seed = make_llm_judge(judge), judge.seed
+
+    def click_probs(self, request, answer) -> dict[str, float]:
+        (result,) = self.judge.judge([(request, answer)], seed=self.seed)
+        return {a: float(result.clicks.get(a, False)) for a in answer.ad_ids}
+
+
+def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechanisms: list[str], world,
+                     user: SimulatedUser, requests: list, judge: JudgeConfig, rollout: RolloutConfig, auction: AuctionConfig,
+                     evaluation: EvaluationConfig, out: Path, continuity_samples: int = 2) -> dict:
+    unknown = [m for m in mechanisms if m not in MECHANISMS]
+    if unknown:
+        raise ValueError(f"--mechanisms: unknown {unknown}; choose from {', '.join(MECHANISMS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    simulated = judge.kind == "simulated"
+    judge_clicks = user if simulated else LLMClickModel(judge)
+    reward_clicks = None
+    if reward_model is not None and (reward_model / "pctr.json").is_file():
+        from irpo.pctr_click_model import PCTRClickModel
+
+        reward_clicks = PCTRClickModel(reward_model)
+    optimum_total = sum(optimal_allocation(r.bids(), *_relevance_and_categories(user, r), user.config,
+                                           auction).objective for r in requests) if simulated else None
+    style = resolve_style(rollout.prompt_style, world.name)
+    targets = probe_targets(world, user, evaluation.probe_requests)
+    probe = [(world.request(q, test_bids(world, q, judge.seed)), ad) for q, ad in targets]
+    report = {"world": world.name, "requests": len(requests), "judge": judge.kind, "mechanisms": {},
+              "curves": {"monotonicity": {}, "continuity": {}}, "audit": None,
+              "policy": str(policy), "base_policy": str(base), "reward_model": str(reward_model)}
+    for engine_dir, names in ((base, [m for m in mechanisms if m in BASE_ENGINE]),
+                              (policy, [m for m in mechanisms if m == "llm_auction"]),
+                              (None, [m for m in mechanisms if "optimum" in m])):
+        if not names:
+            continue
+        engine = make_engine(engine_dir, rollout) if engine_dir is not None else None
+        generator = EngineGenerator(engine, style, rollout.sampling) if engine is not None else None
+        generators = {"base": generator, "llm_auction": generator}
+        for name in names:
+            if "optimum" in name and not simulated:
+                continue
+            log.info("evaluating %s on %d requests", name, len(requests))
+            scored = run_mechanism(mechanism_runner(name, generators, user, auction, reward_clicks, judge.seed),
+                                   requests)
+            clicks = IdeallyPlaced(user) if "optimum" in name else judge_clicks
+            report["mechanisms"][name] = mechanism_metrics(requests, scored, clicks, reward_clicks, auction,
+                                                           optimum_total)
+            if name in ("base", "llm_auction") and simulated:
+                _curves(report, name, generator, user, probe, evaluation, continuity_samples)
+            if name == "llm_auction" and simulated:
+                report["audit"] = incentive_audit(generator, user, probe, evaluation.probe_samples)
+        del generator, generators, engine
+        gc.collect()
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    write_outputs(report, out)
+    return report
+
+
+def _relevance_and_categories(user: SimulatedUser, request):
+    return relevance_of(user, request), {c.ad_id: user.world.ads[c.ad_id].category for c in request.candidates}
+
+
+def _curves(report, name, generator, user, probe, evaluation: EvaluationConfig, continuity_samples: int) -> None:
+    report["curves"]["monotonicity"][name] = monotonicity_curve(generator, user, probe, evaluation.probe_bids,
+                                                                evaluation.probe_samples)
+    report["curves"]["continuity"][name] = continuity_curve(generator, user, probe[0], continuity_samples)
+
+
+def write_outputs(report: dict, out: Path) -> None:
+    write_json_atomic(out / "report.json", report)
+    plots = [mechanism_bars(report, out), curves(report, "monotonicity", out), curves(report, "continuity", out)]
+    (out / "report.md").write_text(markdown(report, [p.name for p in plots if p is not None]))
+
+
+def markdown(report: dict, plots: list[str]) -> str:
+    keys = ("revenue_per_query", "reward_per_query", "reward_per_query_pctr", "ctr", "ads_per_answer",
+            "format_error_rate", "allocation_efficiency", "generations_per_request", "seconds_per_request")
+    lines = [f"# Mechanism comparison: {report['requests']} test requests, {report['world']} world, "
+             f"{report['judge']} judge", "", "| mechanism | " + " | ".join(keys) + " |",
+             "|---|" + "---|" * len(keys)]
+    for name, metrics in report["mechanisms"].items():
+        cells = ["-" if metrics[k] is None else f"{metrics[k]:.3f}" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, curve in report["curves"]["monotonicity"].items():
+        lines.append(f"\nMonotonicity ({name}): Spearman {curve['spearman']:.3f}, monotone share "
+                     f"{curve['monotone_share']:.3f}")
+    for name, curve in report["curves"]["continuity"].items():
+        lines.append(f"Continuity ({name}): largest jump between adjacent bids {curve['largest_jump']:.3f}")
+    audit = report.get("audit")
+    if audit:
+        lines.append(f"\nIncentive audit ({audit['advertisers']} advertisers, first price): mean regret of bidding "
+                     f"the value {audit['mean_regret']:.3f}, worst {audit['worst_regret']:.3f}; value maximisers "
+                     f"(ROI target {audit['roi_target']}) for whom bidding value/target is best: "
+                     f"{audit['roi_truthful_share']:.2f}")
+    lines += ["", *[f"![{p}]({p})" for p in plots], ""]
+    return "\n".join(lines)

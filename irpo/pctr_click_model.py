@@ -1,0 +1,33 @@
+"""The fitted pCTR model as auction's ClickModel: click probabilities of the ads in one answer, in-process."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from auction.parser import ParsedAnswer
+from auction.types import AuctionRequest
+from irpo.reward_data import IdIndex, query_text
+from irpo.reward_trainer import load_reward_model, predict
+
+
+class PCTRClickModel:
+    def __init__(self, directory: str | Path):
+        from judge.encoder import SentenceEncoder, packaged_minilm_dir
+
+        self.model, self.meta = load_reward_model(directory)
+        encoder = self.meta["encoder"]
+        self.encoder = SentenceEncoder(packaged_minilm_dir() if encoder == "all-MiniLM-L6-v2" else encoder)
+        self.users, self.ads = IdIndex([]), IdIndex([])
+        self.users.index, self.ads.index = self.meta["users"], self.meta["ads"]
+
+    def click_probs(self, request: AuctionRequest, answer: ParsedAnswer) -> dict[str, float]:
+        if not answer.inserted:
+            return {}
+        query, response = self.encoder.encode([query_text(request), answer.text])
+        n = len(answer.inserted)
+        arrays = {"text": np.tile(np.concatenate([query, response]), (n, 1)).astype(np.float32),
+                  "user": self.users([request.user.user_id] * n), "ad": self.ads(list(answer.ad_ids)),
+                  "position": np.array([a.position for a in answer.inserted], dtype=np.int64),
+                  "count": np.full(n, n, dtype=np.int64)}
+        return dict(zip(answer.ad_ids, map(float, predict(self.model, self.meta, arrays))))
