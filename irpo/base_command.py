@@ -44,7 +44,9 @@ def check_base(model_dir: str | Path, world, rollout: RolloutConfig, check_reque
     report = {
         "model_dir": str(model_dir),
         "sampling": rollout.sampling.model_dump(),
-        "auction": auction_checks(engine, world, check_requests, rollout.sampling),
+        "auction": auction_checks(engine, world, check_requests, rollout.sampling,
+                                  mask_absent_ads=rollout.mask_absent_ads),
+        "auction_unmasked": auction_checks(engine, world, check_requests, rollout.sampling, mask_absent_ads=False),
         "number_comparison": comparison_accuracy(engine, 400),
     }
     (Path(model_dir) / "base_report.json").write_text(json.dumps(report, indent=2) + "\n")

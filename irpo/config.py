@@ -21,7 +21,7 @@ class DPOConfig(StrictModel):
     """DPO per policy phase. The ZeRO stage and worker count are the policy_trainer role's (ray_config.yaml)."""
 
     beta: float = Field(0.1, gt=0)
-    lr: float = Field(2e-4, gt=0, description="tiny model from scratch; the paper's 1e-6 is for Qwen3-4B")
+    lr: float = Field(3e-4, gt=0, description="tiny model from scratch; the paper's 1e-6 is for Qwen3-4B")
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     batch_size: int = Field(32, ge=1, description="pairs per optimizer step, all workers together")
     micro_batch_size: int = Field(8, ge=1, description="pairs per worker per forward pass")
@@ -65,7 +65,7 @@ class EvaluationConfig(StrictModel):
 class IRPOConfig(StrictModel):
     epochs: int = Field(3, ge=1, description="T, alternations of reward and policy phase")
     reward_queries: int | None = Field(160, ge=1, description="train queries per reward phase (None: all)")
-    policy_queries: int | None = Field(320, ge=1, description="train queries per policy phase (None: all)")
+    policy_queries: int | None = Field(240, ge=1, description="train queries per policy phase (None: all)")
     reward_samples_per_query: int = Field(10, ge=1, description="answers per query in the reward phase")
     policy_samples_per_query: int = Field(5, ge=2, description="M, answers ranked per query")
     delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")

@@ -95,7 +95,8 @@ def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechan
         if not names:
             continue
         engine = make_engine(engine_dir, rollout) if engine_dir is not None else None
-        generator = EngineGenerator(engine, style, rollout.sampling) if engine is not None else None
+        generator = (EngineGenerator(engine, style, rollout.sampling, rollout.mask_absent_ads)
+                     if engine is not None else None)
         generators = {"base": generator, "llm_auction": generator}
         for name in names:
             if "optimum" in name and not simulated:

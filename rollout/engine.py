@@ -26,10 +26,12 @@ class Engine(Protocol):
         ...
 
     def generate(
-        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
+        banned_token_ids: list[list[int]] | None = None,
     ) -> list[list[Sample]]:
         """`n` samples for every prompt; the same seed gives the same samples on one engine.
 
         `json_schemas`, one per prompt, constrains each completion to JSON matching that schema.
+        `banned_token_ids`, one list per prompt, are never sampled (rollout.mention_mask).
         """
         ...

@@ -31,7 +31,8 @@ class HFEngine:
 
     @torch.inference_mode()
     def generate(
-        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
+        banned_token_ids: list[list[int]] | None = None,
     ) -> list[list[Sample]]:
         """All prompts in one left-padded batch; the seed fixes the whole batch's samples."""
         if json_schemas and any(json_schemas):
@@ -44,6 +45,7 @@ class HFEngine:
             temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,
             top_k=None if greedy or sampling.top_k < 0 else sampling.top_k,
             output_logits=True, return_dict_in_generate=True,
+            logits_processor=[BanPerRow(banned_token_ids, n)] if banned_token_ids and any(banned_token_ids) else None,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
         )
         completions = out.sequences[:, batch["input_ids"].shape[1]:]
@@ -58,3 +60,17 @@ class HFEngine:
         length = ids.index(eos) + 1 if eos in ids else len(ids)
         text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
         return Sample(text, tuple(ids[:length]), tuple(logprobs[:length].tolist()))
+
+
+class BanPerRow:
+    """A logits processor banning each prompt's own tokens (rows are prompts x n samples, prompt-major)."""
+
+    def __init__(self, banned: list[list[int]], n: int):
+        self.banned, self.n = banned, n
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        for row in range(scores.shape[0]):
+            tokens = self.banned[row // self.n]
+            if tokens:
+                scores[row, tokens] = float("-inf")
+        return scores

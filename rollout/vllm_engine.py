@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rollout.config import SamplingConfig, VLLMConfig
 from rollout.engine import Sample
+from rollout.mention_mask import BAN
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,21 @@ class VLLMEngine:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate(
-        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
+        banned_token_ids: list[list[int]] | None = None,
     ) -> list[list[Sample]]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
         schemas = json_schemas or [None] * len(prompts)
+        banned = banned_token_ids or [[]] * len(prompts)
         # One seed per prompt, derived from `seed`, keeps each prompt's samples independent of batching.
         params = [
             SamplingParams(
                 n=n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens, seed=seed * 1_000_003 + i, logprobs=0,
                 structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
+                logit_bias={token: BAN for token in banned[i]} or None,
             )
             for i, schema in enumerate(schemas)
         ]

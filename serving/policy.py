@@ -16,6 +16,7 @@ from ray import serve
 from auction.codec import request_from_json
 from rollout.config import RolloutConfig, SamplingConfig
 from rollout.factory import make_engine
+from rollout.mention_mask import banned_for
 from rollout.prompt import ad_llm_messages
 
 
@@ -43,9 +44,11 @@ class PolicyModel:
         results: list[dict] = [{} for _ in requests]
         for (_, seed), rows in groups.items():
             start = time.perf_counter()
-            prompts = [self.prompt(requests[i][0]) for i in rows]
+            parsed = [request_from_json(requests[i][0]) for i in rows]
+            prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in parsed]
+            banned = banned_for(self.engine, parsed, self.config.mask_absent_ads)
             fixed = seed if isinstance(seed, int) else random.randrange(2**31)
-            samples = self.engine.generate(prompts, 1, settings[rows[0]], fixed)
+            samples = self.engine.generate(prompts, 1, settings[rows[0]], fixed, banned_token_ids=banned)
             seconds = time.perf_counter() - start
             for i, per_prompt in zip(rows, samples):
                 results[i] = {"text": per_prompt[0].text, "engine_seconds": seconds, "model_id": self.model_id}

@@ -15,6 +15,8 @@ import pytest
 from conftest import CLI, MICRO, ROOT
 
 VENV_BIN = str(Path(sys.executable).parent)
+# The head enforces Ray's token auth (2.60's default for local clusters); clients present the same token.
+AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "test-token-" + os.urandom(8).hex()}
 
 
 def free_port() -> int:
@@ -27,7 +29,7 @@ def free_port() -> int:
 def ray_head(tmp_path_factory):
     """`ray start --head --block` in a process group of its own, so stopping it leaves other Rays alone."""
     gcs, dashboard = free_port(), free_port()
-    env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0",
+    env = {**os.environ, **AUTH, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", "RAY_USAGE_STATS_ENABLED": "0",
            "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
     env.pop("RAY_ADDRESS", None)
     head = subprocess.Popen(
@@ -36,24 +38,30 @@ def ray_head(tmp_path_factory):
          f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{dashboard}"
+    try:
+        wait_for_job_api(url, head)
+        yield url
+    finally:  # also when the head never came up: nothing may outlive the test
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+
+
+def wait_for_job_api(url: str, head: subprocess.Popen) -> None:
     deadline = time.time() + 120
     while True:
         try:
             urllib.request.urlopen(f"{url}/api/version", timeout=2)
-            break
-        except urllib.error.HTTPError:  # 401: up, with Ray's token auth (on by default for local clusters)
-            break
+            return
+        except urllib.error.HTTPError:  # 401 without the token: the server is up
+            return
         except OSError:
             assert head.poll() is None, head.stderr.read()[-3000:]
             assert time.time() < deadline, "the Ray head's job API never came up"
             time.sleep(1)
-    yield url
-    os.killpg(head.pid, signal.SIGTERM)
-    try:
-        head.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(head.pid, signal.SIGKILL)
-        head.wait()
 
 
 def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray_head, micro_base, tmp_path):
@@ -61,18 +69,18 @@ def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray
     result = subprocess.run(
         [CLI, "submit", "--address", ray_head, "--", "train", "--config", MICRO, "--run-dir", str(run_dir),
          f"rollout.policy={micro_base}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+        cwd=ROOT, capture_output=True, text=True, timeout=1200, env={**os.environ, **AUTH})
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
     assert "stage final/policy: done" in result.stdout  # the job's logs were streamed back
     report = json.loads((run_dir / "report.json").read_text())
     assert report["epochs"][0]["dpo"]["pairs"] > 0
     jobs = json.loads(subprocess.run([CLI, "jobs", "list", "--address", ray_head], capture_output=True, text=True,
-                                     cwd=ROOT, timeout=60).stdout)
+                                     cwd=ROOT, timeout=60, env={**os.environ, **AUTH}).stdout)
     assert [job["status"] for job in jobs] == ["SUCCEEDED"]
 
 
 def test_submit_of_a_failing_command_returns_non_zero(ray_head):
     result = subprocess.run([CLI, "submit", "--address", ray_head, "--", "config", "show", "irpo.dpo.beta=-1"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **AUTH})
     assert result.returncode == 1
     assert "irpo.dpo.beta: must be > 0, got -1" in result.stdout

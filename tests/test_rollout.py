@@ -129,3 +129,19 @@ def test_smollm2_imported_from_gguf_answers_a_chat_prompt_on_vllm(smollm2_dir):
     (samples,) = engine.generate([prompt], 6, SamplingConfig(temperature=0.7, max_tokens=24), seed=1)
     assert all(s.text.strip() for s in samples)
     assert any("Paris" in s.text for s in samples), [s.text for s in samples]
+
+
+@pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
+def test_mentions_of_ads_outside_the_auction_are_never_sampled_when_masked(engine_kind, vllm_engine, tiny_policy,
+                                                                          request_and_prompt):
+    from rollout.mention_mask import MentionMask, banned_for
+
+    request, prompt = request_and_prompt
+    engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
+    banned = banned_for(engine, [request], enabled=True)
+    assert len(banned[0]) == len(MentionMask(engine.tokenizer).by_ad) - len(request.candidates) > 0
+    wide = SamplingConfig(temperature=1.0, top_p=1.0, top_k=-1, max_tokens=48)  # a random model: any token
+    free = engine.generate([prompt], 8, wide, seed=3)[0]
+    masked = engine.generate([prompt], 8, wide, seed=3, banned_token_ids=banned)[0]
+    hits = lambda samples: sum(t in set(banned[0]) for s in samples for t in s.token_ids)  # noqa: E731
+    assert hits(free) > 0 and hits(masked) == 0
