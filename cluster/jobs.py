@@ -37,7 +37,7 @@ def submit(address: str | None, command: list[str], layout: RayLayout, working_d
     """Submit `llm-auction COMMAND...`; with `wait`, stream its logs and return 0 only if it succeeded."""
     jobs = client(address)
     entrypoint = "llm-auction " + " ".join(shlex.quote(part) for part in command)
-    job_id = jobs.submit_job(entrypoint=entrypoint, runtime_env=job_runtime_env(layout, working_dir))
+    job_id = submit_when_ready(jobs, entrypoint, job_runtime_env(layout, working_dir))
     print(f"submitted {job_id}: {entrypoint}", file=sys.stderr, flush=True)
     if not wait:
         print(job_id)
@@ -45,6 +45,20 @@ def submit(address: str | None, command: list[str], layout: RayLayout, working_d
     status = follow(jobs, job_id)
     print(f"job {job_id} {status}", file=sys.stderr)
     return 0 if status == "SUCCEEDED" else 1
+
+
+def submit_when_ready(jobs, entrypoint: str, runtime_env: dict, patience_s: float = 120) -> str:
+    """A head that has just started drops connections, then answers "No available agent" until its job
+    agent is up: retry those for a while; any other error is final."""
+    deadline = time.time() + patience_s
+    while True:
+        try:
+            return jobs.submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
+        except (RuntimeError, OSError) as err:
+            starting = isinstance(err, OSError) or "No available agent" in str(err)
+            if not starting or time.time() > deadline:
+                raise
+            time.sleep(2)
 
 
 def follow(jobs, job_id: str) -> str:

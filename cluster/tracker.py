@@ -41,6 +41,12 @@ class Tracker:
 
             self.run.log({key: wandb.Table(columns=columns, data=rows)}, step=step)
 
+    def images(self, paths: dict[str, str], step: int) -> None:
+        if self.run is not None:
+            import wandb
+
+            self.run.log({key: wandb.Image(path) for key, path in paths.items()}, step=step)
+
     def finish(self) -> None:
         if self.run is not None:
             self.run.finish()

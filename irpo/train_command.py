@@ -53,9 +53,11 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
             comparison = store.run("final/evaluation", lambda out: mechanism_report(inputs, base, store, out))
             report["mechanism_comparison"] = str(store.path("final/evaluation") / "report.md")
             write_json_atomic(run_dir / "report.json", report)
+            step = 4 * irpo.epochs + 1  # after the final evaluation pass (driver.step_of)
             tracker.log({f"compare/{name}/{key}": value for name, metrics in comparison["result"].items()
-                         for key, value in metrics.items() if isinstance(value, (int, float))},
-                        step=4 * irpo.epochs + 1)
+                         for key, value in metrics.items() if isinstance(value, (int, float))}, step=step)
+            plots = store.path("final/evaluation")
+            tracker.images({f"compare/{p.stem}": str(p) for p in sorted(plots.glob("*.png"))}, step=step)
         return report
     finally:
         tracker.finish()

@@ -35,6 +35,9 @@ def ray_head(tmp_path_factory):
     head = subprocess.Popen(
         [f"{VENV_BIN}/ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true", "--num-cpus=2",
+         # Fixed default ports (agent 52365, ...) are taken when another Ray runs here, as in this suite.
+         f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
+         f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
          f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{dashboard}"
