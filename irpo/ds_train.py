@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,28 @@ def cosine_with_warmup(total_steps: int, warmup_ratio: float) -> Callable[[int],
     return factor
 
 
+STALE_LOCK_S = 300  # the JIT build holds its lock ~35-50 s; a lock this old belongs to a killed process
+
+
+def clear_stale_extension_locks() -> None:
+    """DeepSpeed's first init JIT-builds a shm comm op under a lock file (torch FileBaton). A process
+    killed during that build leaves the file behind and every later init waits on it forever."""
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR", Path.home() / ".cache" / "torch_extensions"))
+    for lock in root.glob("*/*/lock"):
+        try:
+            if time.time() - lock.stat().st_mtime > STALE_LOCK_S:
+                log.warning("removing stale torch extension lock %s (its builder was killed)", lock)
+                lock.unlink()
+        except FileNotFoundError:
+            pass
+
+
 def deepspeed_engine(model: torch.nn.Module, *, lr: float, total_steps: int, warmup_ratio: float, micro_batch: int,
                      grad_accum: int, zero_stage: int, bf16: bool, weight_decay: float = 0.0):
     """Wrap `model` in a DeepSpeed engine; torch.distributed is already set up by Ray Train."""
     import deepspeed
 
+    clear_stale_extension_locks()
     world_size = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)

@@ -102,3 +102,20 @@ def test_reward_model_fit_under_ray_train_beats_the_base_rate_on_held_out_rows(r
     base = log_loss(np.full(200, train["clicked"].mean()), held["clicked"])
     assert loss < base - 0.05, (loss, base)
     assert torch.load(tmp_path / "rm" / "pctr.pt") is not None
+
+
+def test_a_torch_extension_lock_left_by_a_killed_build_is_cleared_and_a_fresh_one_kept(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from irpo.ds_train import STALE_LOCK_S, clear_stale_extension_locks
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    stale, fresh = tmp_path / "py311_cpu" / "deepspeed_shm_comm" / "lock", tmp_path / "py311_cpu" / "other" / "lock"
+    for lock in (stale, fresh):
+        lock.parent.mkdir(parents=True)
+        lock.touch()
+    old = time.time() - STALE_LOCK_S - 60
+    os.utime(stale, (old, old))
+    clear_stale_extension_locks()
+    assert not stale.exists() and fresh.exists()
