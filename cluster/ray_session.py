@@ -23,7 +23,10 @@ def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str,
         return ray
     runtime_env = {"env_vars": {**LOCAL_RAY_ENV, **(env or {})}}
     if address == "local" and os.environ.get("RAY_ADDRESS"):
-        address = os.environ["RAY_ADDRESS"]  # inside a submitted Ray job: join its cluster, never start another
+        # Inside a submitted Ray job: join its cluster (never start another) under the job's own
+        # runtime env; passing one here too fails ("Failed to merge the Job's runtime env").
+        ray.init(address=os.environ["RAY_ADDRESS"])
+        return ray
     if address == "local":
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
     else:
