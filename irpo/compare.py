@@ -32,8 +32,7 @@ class Scored:
 
 
 def relevance_of(user: SimulatedUser, request: AuctionRequest) -> dict[str, float]:
-    query = user.world.queries[request.request_id]
-    return {c.ad_id: user.model.relevance(query, user.world.ads[c.ad_id]) for c in request.candidates}
+    return user.allocation_inputs(request)[0]
 
 
 class IdeallyPlaced:
@@ -75,8 +74,7 @@ def mechanism_runner(name: str, generators: dict, user: SimulatedUser, auction: 
         best = optimal_allocation if name == "optimum" else bid_blind_allocation
 
         def allocate(r: AuctionRequest) -> MechanismOutcome:
-            categories = {c.ad_id: user.world.ads[c.ad_id].category for c in r.candidates}
-            return allocation_outcome(r, best(r.bids(), relevance_of(user, r), categories, user.config, auction))
+            return allocation_outcome(r, best(r.bids(), *user.allocation_inputs(r), user.config, auction))
 
         return allocate
     raise ValueError(f"mechanisms: unknown mechanism {name!r}; choose from {', '.join(MECHANISMS)}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from auction.codec import request_from_dict
 from auction.config import AuctionConfig
 from irpo.bid_curves import continuity_curve, incentive_audit, monotonicity_curve
-from irpo.compare import MECHANISMS, IdeallyPlaced, mechanism_metrics, mechanism_runner, relevance_of, run_mechanism
+from irpo.compare import MECHANISMS, IdeallyPlaced, mechanism_metrics, mechanism_runner, run_mechanism
 from irpo.config import EvaluationConfig
 from irpo.phase_rows import probe_targets, test_bids
 from irpo.report_plots import curves, mechanism_bars
@@ -81,8 +81,8 @@ def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechan
         from irpo.pctr_click_model import PCTRClickModel
 
         reward_clicks = PCTRClickModel(reward_model)
-    optimum_total = sum(optimal_allocation(r.bids(), *_relevance_and_categories(user, r), user.config,
-                                           auction).objective for r in requests) if simulated else None
+    optimum_total = sum(optimal_allocation(r.bids(), *user.allocation_inputs(r), user.config, auction).objective
+                        for r in requests) if simulated else None
     style = resolve_style(rollout.prompt_style, world.name)
     targets = probe_targets(world, user, evaluation.probe_requests)
     probe = [(world.request(q, test_bids(world, q, judge.seed)), ad) for q, ad in targets]
@@ -116,10 +116,6 @@ def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechan
     report["seconds"] = round(time.perf_counter() - start, 1)
     write_outputs(report, out)
     return report
-
-
-def _relevance_and_categories(user: SimulatedUser, request):
-    return relevance_of(user, request), {c.ad_id: user.world.ads[c.ad_id].category for c in request.candidates}
 
 
 def _curves(report, name, generator, user, probe, evaluation: EvaluationConfig, continuity_samples: int) -> None:

@@ -38,12 +38,9 @@ def outcome(sample, exact: bool) -> AnswerOutcome:
 def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) -> tuple[float, float]:
     """Summed objective of the optimal and of the best bid-blind allocation over `requests`."""
     optimum = blind = 0.0
-    world = user.world
     for request in requests:
-        query = world.queries[request.request_id]
         bids = request.bids()
-        relevance = {a: user.model.relevance(query, world.ads[a]) for a in bids}
-        categories = {a: world.ads[a].category for a in bids}
+        relevance, categories = user.allocation_inputs(request)
         optimum += optimal_allocation(bids, relevance, categories, user.config, auction).objective
         blind += bid_blind_allocation(bids, relevance, categories, user.config, auction).objective
     return optimum, blind

@@ -13,13 +13,11 @@ from irpo.reward_trainer import load_reward_model, predict
 
 class PCTRClickModel:
     def __init__(self, directory: str | Path):
-        from judge.encoder import SentenceEncoder, packaged_minilm_dir
+        from judge.encoder import SentenceEncoder, encoder_dir
 
         self.model, self.meta = load_reward_model(directory)
-        encoder = self.meta["encoder"]
-        self.encoder = SentenceEncoder(packaged_minilm_dir() if encoder == "all-MiniLM-L6-v2" else encoder)
-        self.users, self.ads = IdIndex([]), IdIndex([])
-        self.users.index, self.ads.index = self.meta["users"], self.meta["ads"]
+        self.encoder = SentenceEncoder(encoder_dir(self.meta["encoder"]))
+        self.users, self.ads = IdIndex.from_mapping(self.meta["users"]), IdIndex.from_mapping(self.meta["ads"])
 
     def click_probs(self, request: AuctionRequest, answer: ParsedAnswer) -> dict[str, float]:
         if not answer.inserted:

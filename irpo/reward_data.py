@@ -47,9 +47,9 @@ class EncoderWorker:
     """`map_batches` actor: column `text` in, column `embedding` (unit-norm float32 vector) out."""
 
     def __init__(self, encoder: str):
-        from judge.encoder import SentenceEncoder, packaged_minilm_dir
+        from judge.encoder import SentenceEncoder, encoder_dir
 
-        self.encoder = SentenceEncoder(packaged_minilm_dir() if encoder == "all-MiniLM-L6-v2" else encoder)
+        self.encoder = SentenceEncoder(encoder_dir(encoder))
 
     def __call__(self, batch: dict) -> dict:
         return {"text": batch["text"], "embedding": self.encoder.encode([str(t) for t in batch["text"]])}
@@ -73,6 +73,13 @@ class IdIndex:
 
     def __init__(self, ids: list[str]):
         self.index = {value: i + 1 for i, value in enumerate(sorted(set(ids)))}
+
+    @classmethod
+    def from_mapping(cls, index: dict[str, int]) -> IdIndex:
+        """The indices a fitted model was trained with (its pctr.json)."""
+        restored = cls([])
+        restored.index = dict(index)
+        return restored
 
     def __len__(self) -> int:
         return len(self.index)

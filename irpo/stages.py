@@ -85,23 +85,20 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path) -> dic
     return result
 
 
-def click_probabilities(inputs: StageInputs, samples: pd.DataFrame, reward_model_dir: Path | None) -> pd.DataFrame:
-    """One row per inserted ad with `p`: the pCTR model's click probability, or the clicks (Oracle)."""
-    rows = click_rows(samples)
+def click_probabilities(inputs: StageInputs, rows: pd.DataFrame, reward_model_dir: Path | None) -> pd.DataFrame:
+    """`rows` (one per inserted ad) with `p`: the pCTR model's click probability, or the clicks (Oracle)."""
     if inputs.irpo.oracle or rows.empty:
         return rows.assign(p=rows["clicked"].astype(float))
     if not (reward_model_dir / "pctr.json").is_file():  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
     embeddings = embed_texts([*rows["query"], *rows["answer"]], meta["encoder"], inputs.roles.judge.cpus)
-    users, ads = IdIndex([]), IdIndex([])
-    users.index, ads.index = meta["users"], meta["ads"]
+    users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
     return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads)))
 
 
-def exact_rewards(samples: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
+def exact_rewards(samples: pd.DataFrame, rows: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
     """R with the simulated user's exact click probabilities: what the RM's R estimates."""
-    rows = click_rows(samples)
     exact = [json.loads(samples["click_probs"].iloc[r]).get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
     return answer_rewards(samples, rows.assign(p=exact), auction)
 
@@ -112,8 +109,9 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     from transformers import AutoTokenizer
 
     samples = read_samples(samples_dir, "policy")
-    rewards = answer_rewards(samples, click_probabilities(inputs, samples, reward_model_dir), inputs.auction)
-    exact = exact_rewards(samples, inputs.auction)
+    rows = click_rows(samples)
+    rewards = answer_rewards(samples, click_probabilities(inputs, rows, reward_model_dir), inputs.auction)
+    exact = exact_rewards(samples, rows, inputs.auction)
     pairs = build_pairs(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th)
     summary = {"answers": len(samples), "pairs": len(pairs), "prompts_with_pairs": len({p.request_id for p in pairs}),
                "mean_reward": float(rewards.mean()), "mean_exact_reward": float(exact.mean()),

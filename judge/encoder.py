@@ -22,6 +22,11 @@ def packaged_minilm_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+def encoder_dir(name: str) -> str | Path:
+    """`all-MiniLM-L6-v2` is the packaged copy; any other name is an HF directory (or hub id)."""
+    return packaged_minilm_dir() if name == "all-MiniLM-L6-v2" else name
+
+
 class SentenceEncoder:
     def __init__(self, model_dir: str | Path, batch_size: int = 64, max_length: int = 128):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)

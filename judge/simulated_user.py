@@ -35,6 +35,11 @@ class SimulatedUser:
     def relevance(self, request: AuctionRequest, ad_id: str) -> float:
         return self.model.relevance(self.world.queries[request.request_id], self.world.ads[ad_id])
 
+    def allocation_inputs(self, request: AuctionRequest) -> tuple[dict[str, float], dict[str, str]]:
+        """Relevance and category of every candidate: what optimal_allocation needs besides the bids."""
+        relevance = {c.ad_id: self.relevance(request, c.ad_id) for c in request.candidates}
+        return relevance, {c.ad_id: self.world.ads[c.ad_id].category for c in request.candidates}
+
     def click_probs(self, request: AuctionRequest, answer: ParsedAnswer) -> dict[str, float]:
         """Exact click probability of every inserted ad."""
         if len(answer.inserted) > self.config.flood_threshold:

@@ -7,6 +7,7 @@ get an empty mask: their mentions are spelled out and checked by the parser.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from auction.types import AuctionRequest
@@ -25,8 +26,14 @@ class MentionMask:
         return [token_id for ad_id, token_id in self.by_ad.items() if ad_id not in request.by_id]
 
 
+@functools.lru_cache(maxsize=8)
+def mention_mask(tokenizer) -> MentionMask:
+    """One vocabulary scan per tokenizer (a Qwen vocabulary has 150k entries; callers ask per request)."""
+    return MentionMask(tokenizer)
+
+
 def banned_for(engine, requests: list[AuctionRequest], enabled: bool) -> list[list[int]] | None:
     if not enabled:
         return None
-    mask = MentionMask(engine.tokenizer)
+    mask = mention_mask(engine.tokenizer)
     return [mask.banned(r) for r in requests] if mask.by_ad else None

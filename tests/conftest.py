@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,13 @@ logging.raiseExceptions = False
 ROOT = Path(__file__).resolve().parents[1]
 CLI = shutil.which("llm-auction", path=str(Path(sys.executable).parent)) or "llm-auction"
 MICRO = str(ROOT / "configs" / "micro.yaml")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def make_request(bids: dict[str, float] | None = None, request_id: str = "r-1") -> AuctionRequest:

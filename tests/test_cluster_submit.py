@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLI, MICRO, ROOT
+from conftest import CLI, MICRO, ROOT, free_port
 
 VENV_BIN = str(Path(sys.executable).parent)
 # The head enforces Ray's token auth (2.60's default for local clusters); clients present the same token.
 AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "test-token-" + os.urandom(8).hex()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -11,7 +10,7 @@ import httpx
 import pytest
 import torch
 
-from conftest import CLI, ROOT
+from conftest import CLI, ROOT, free_port
 from irpo.sft import tokenize_example
 from irpo.sft_corpus import Example
 from irpo.tiny_model import init_tiny_policy
@@ -49,12 +48,6 @@ def policy(tmp_path_factory):
     assert loss.item() < 0.01
     model.save_pretrained(out)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
