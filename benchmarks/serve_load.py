@@ -45,7 +45,7 @@ def bare_engine_p50(policy: str, repeats: int) -> float:
 
     from auction.codec import request_to_json
     from rollout.config import RolloutConfig, SamplingConfig
-    from rollout.mention_mask import banned_for
+    from rollout.mention_mask import mention_rules
     from serving.ingress import to_request
     from serving.policy import PolicyModel
     from serving.schemas import AuctionBody
@@ -53,13 +53,13 @@ def bare_engine_p50(policy: str, repeats: int) -> float:
     model = PolicyModel(policy, RolloutConfig().model_dump(), "tiny")
     request = to_request("bench", AuctionBody.model_validate(BODY))
     prompt = model.prompt(request_to_json(request))
-    banned = banned_for(model.engine, [request], True)
+    rules = mention_rules(model.engine, [request], True)
     sampling = SamplingConfig(**{k: v for k, v in SAMPLING.items() if k != "seed"})
-    model.engine.generate([prompt], 1, sampling, SAMPLING["seed"], banned_token_ids=banned)  # warm-up
+    model.engine.generate([prompt], 1, sampling, SAMPLING["seed"], token_rules=rules)  # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        model.engine.generate([prompt], 1, sampling, SAMPLING["seed"], banned_token_ids=banned)
+        model.engine.generate([prompt], 1, sampling, SAMPLING["seed"], token_rules=rules)
         times.append(time.perf_counter() - start)
     del model  # free the engine's memory before the server loads its own
     gc.collect()

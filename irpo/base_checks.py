@@ -15,7 +15,7 @@ from judge.bids import draw_bids
 from judge.world import World
 from rollout.config import SamplingConfig
 from rollout.engine import Engine
-from rollout.mention_mask import banned_for
+from rollout.mention_mask import mention_rules
 from rollout.prompt import ad_llm_messages
 
 
@@ -32,7 +32,7 @@ def auction_checks(engine: Engine, world: World, n_requests: int, sampling: Samp
     requests = [world.request(q, draw_bids(seed, "test", 0, q.query_id, world.candidate_ids(q))) for q in queries]
     prompts = [engine.chat_prompt(ad_llm_messages(r, "tiny" if world.name == "tiny" else "full")) for r in requests]
     outputs = engine.generate(prompts, samples_per_request, sampling, seed,
-                              banned_token_ids=banned_for(engine, requests, mask_absent_ads))
+                              token_rules=mention_rules(engine, requests, mask_absent_ads))
     answers, percentiles = [], []
     for request, samples in zip(requests, outputs):
         for sample in samples:

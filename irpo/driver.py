@@ -74,9 +74,11 @@ class IRPODriver:
         record = {"epoch": epoch}
         if not inputs.irpo.oracle:
             rm_name = self._stage_name(epoch, "reward_model")
-            rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out))
+            previous = store.path(self._stage_name(epoch - 1, "reward_model")) if epoch > 1 else None
+            rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out, previous))
             rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
-            self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items() if v is not None}
+            self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items()
+                              if isinstance(v, (int, float)) and not isinstance(v, bool)}
                              | {"time/reward_model_s": rm["seconds"]}, step_of(epoch, "reward_model"))
         pairs_name = self._stage_name(epoch, "pairs")
         pairs = store.run(pairs_name, lambda out: pairs_stage(inputs, samples_dir, rm_dir, policy, out))

@@ -69,6 +69,9 @@ def sft_loop(config: dict) -> None:
                            "lr": engine.get_lr()[0], "tokens_per_s": tokens / (time.perf_counter() - start)}
                 ray.train.report(metrics)
                 history.append(metrics)
+                if ray.train.get_context().get_world_rank() == 0:  # progress in the driver's log
+                    print(f"sft step {step}/{config['total_steps']} loss {metrics['loss']:.3f} "
+                          f"{metrics['tokens_per_s']:.0f} tok/s", flush=True)
                 losses = []
     save_hf_model(engine, config["out_dir"], config["zero_stage"], tokenizer)
     if ray.train.get_context().get_world_rank() == 0:

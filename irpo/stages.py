@@ -56,30 +56,51 @@ def samples_stage(inputs: StageInputs, rows: list[dict], policy_dir: Path, out: 
     return result
 
 
-def _holdout(request_id: str, share: float) -> bool:
-    return int(hashlib.sha256(request_id.encode()).hexdigest(), 16) % 1000 < share * 1000
+def _holdout(request_id: str, share: float, salt: str = "") -> bool:
+    return int(hashlib.sha256(f"{salt}{request_id}".encode()).hexdigest(), 16) % 1000 < share * 1000
 
 
-def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path) -> dict:
+def split_click_rows(request_ids: pd.Series, holdout_share: float, validation_share: float):
+    """Masks (fit, early-stopping, held-out) over click rows, by request so an answer's ads stay together.
+
+    With too few requests for a slice, that slice is empty and its rows are trained on.
+    """
+    held = request_ids.map(lambda r: _holdout(r, holdout_share))
+    if held.all():
+        held[:] = False
+    stop = ~held & request_ids.map(lambda r: _holdout(r, validation_share, "early-stopping|"))
+    if (~held & ~stop).sum() == 0:
+        stop[:] = False
+    return ~held & ~stop, stop, held
+
+
+def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previous: Path | None = None) -> dict:
+    """Fit pCTR on the reward rows; with too few of them, carry the previous epoch's model over."""
     config = inputs.irpo.reward_model
     rows = click_rows(read_samples(samples_dir, "reward"))
+    if len(rows) < config.min_click_rows and previous is not None and (previous / "pctr.json").is_file():
+        log.warning("reward phase: %d inserted ads (< %d): keeping the reward model of %s", len(rows),
+                    config.min_click_rows, previous)
+        shutil.copytree(previous, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("stage.json"))
+        return {"click_rows": len(rows), "reused": str(previous)}
     if rows.empty:  # nothing to learn from: R falls back to -lambda s_resp (recorded, and logged loudly)
         log.warning("reward phase: the policy inserted no valid ad, so there is no click to fit; p = 0 this epoch")
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
-    held = rows["request_id"].map(lambda r: _holdout(r, config.holdout_share))
-    if held.all():  # a handful of rows: train on them all, report no held-out figures
-        held[:] = False
+    fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
     embeddings = embed_texts([*rows["query"], *rows["answer"]], config.encoder, inputs.roles.judge.cpus)
-    users, ads = IdIndex(list(rows.loc[~held, "user_id"])), IdIndex(list(rows.loc[~held, "ad_id"]))
-    train = feature_arrays(rows[~held], embeddings, users, ads)
+    users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
+    train = feature_arrays(rows[fit], embeddings, users, ads)
+    valid = feature_arrays(rows[stop], embeddings, users, ads) if stop.any() else None
     fit_reward_model(train, users, ads, config, inputs.roles.reward_trainer, out, inputs.ray_storage,
-                     inputs.irpo.seed)
+                     inputs.irpo.seed, valid)
     model, meta = load_reward_model(out)
-    result = {"click_rows": len(rows), "train_rows": int((~held).sum()), "holdout_rows": int(held.sum()),
-              "click_rate": float(rows["clicked"].mean())}
+    history = json.loads((out / "history.json").read_text())
+    result = {"click_rows": len(rows), "train_rows": int(fit.sum()), "validation_rows": int(stop.sum()),
+              "holdout_rows": int(held.sum()), "click_rate": float(rows["clicked"].mean()),
+              "best_epoch": min(history, key=lambda h: h.get("valid_log_loss", 0))["epoch"] if valid else None}
     if held.any():
-        valid = feature_arrays(rows[held], embeddings, users, ads)
-        probs, labels = predict(model, meta, valid), valid["clicked"]
+        holdout = feature_arrays(rows[held], embeddings, users, ads)
+        probs, labels = predict(model, meta, holdout), holdout["clicked"]
         result.update(holdout_log_loss=log_loss(probs, labels), holdout_auc=auc(probs, labels),
                       holdout_log_loss_base_rate=log_loss(np.full(len(labels), train["clicked"].mean()), labels))
     return result

@@ -7,8 +7,11 @@ candidate, not copying. A few-million-parameter model could not bind title to ID
 mention of an ad that is not a candidate) stays possible. Text outside the catalogue still tokenizes,
 word by word, and every token decodes to exactly its text.
 
-Spaces and newlines are tokens of their own and the decoder concatenates, so decoding reproduces the
-text exactly: a mention `@light running shoes@[Ad-3]` survives tokenization character for character.
+Like a BPE tokenizer trained on this corpus, a word or punctuation mark carries its leading space
+(" music" is one token) and the fixed pieces of a candidate's JSON line are one token each
+(`","Ad Bid":`): a prompt is ~100 tokens, not ~390, which makes SFT, rollouts and DPO ~3x cheaper.
+Numbers, IDs, titles and mentions have one spelling only (a space before them is its own token), so
+the model learns one token per number. The decoder concatenates: decoding reproduces the text exactly.
 """
 from __future__ import annotations
 
@@ -23,11 +26,14 @@ from auction.types import Ad
 from judge.tiny_language import CATEGORIES, ad_ids, vocabulary
 
 SPECIAL = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
-PUNCTUATION = list('{}":,.@[]?!-_\'()%') + [" ", "\n"]
+PUNCTUATION = list('{}":,.@[]?!-_\'()%')
+SPACES = [" ", "\n"]
 EXTRA_WORDS = ["Ad", "ID", "Title", "Bid", "system", "user", "assistant"]
-# Mentions and titles (longest first) and ad IDs before plain words so each stays one token; then
-# numbers, words, and single characters.
-WORD_PATTERN = r"Ad-\d+|\d+|[A-Za-z]+|\s|[^\sA-Za-z\d]"
+# The fixed pieces of a candidate line {"Ad ID":"Ad-3","Ad Title":"...","Ad Bid":42} (rollout/prompt.py).
+JSON_PIECES = ['{"Ad ID":"', '","Ad Title":"', '","Ad Bid":']
+# After the JSON pieces, mentions and titles (longest first): ad IDs and numbers alone, then a word or a
+# punctuation mark with its leading space, then a lone space or newline.
+WORD_PATTERN = r"Ad-\d+|\d+| ?[A-Za-z]+| ?[^\sA-Za-z\d]|\s"
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
@@ -43,12 +49,16 @@ def ad_mentions() -> list[str]:
 
 
 def split_pattern() -> str:
-    whole = sorted([*ad_mentions(), *ad_titles()], key=len, reverse=True)
-    return "|".join([*(re.escape(t) for t in whole), WORD_PATTERN])
+    whole = [re.escape(t) for t in [*JSON_PIECES, *sorted([*ad_mentions(), *ad_titles()], key=len, reverse=True)]]
+    # A space before a number, ID, title or mention stays a token of its own: those have one spelling.
+    bare_next = r"\s(?=" + "|".join([*whole[len(JSON_PIECES):], r"Ad-\d", r"\d"]) + ")"
+    return "|".join([*whole, bare_next, WORD_PATTERN])
 
 
 def tiny_vocabulary() -> list[str]:
-    words = [*SPECIAL, *PUNCTUATION, *EXTRA_WORDS, *ad_ids(), *ad_titles(), *ad_mentions(), *vocabulary()]
+    spaced = [*PUNCTUATION, *EXTRA_WORDS, *(w for w in vocabulary() if not w.isdigit())]
+    words = [*SPECIAL, *SPACES, *JSON_PIECES, *ad_ids(), *ad_titles(), *ad_mentions(), *vocabulary(),
+             *PUNCTUATION, *EXTRA_WORDS, *(f" {w}" for w in spaced)]
     return list(dict.fromkeys(words))
 
 

@@ -67,7 +67,7 @@ AD_SENTENCES = (
 NUMBER_TASK_WORDS = (
     "which", "number", "is", "larger", "smaller", "bigger", "sort", "these", "numbers", "from", "to",
     "small", "large", "copy", "item", "list", "the", "first", "last", "second", "third", "answer", "order",
-    "most", "least", "than", "same", "count", "many", "items", "there", "are", "yes", "no", "of", "largest", "smallest",
+    "most", "least", "than", "same", "count", "many", "items", "there", "are", "yes", "no", "of", "largest", "smallest", "goes",
 )
 FUNCTION_WORDS = (
     "a", "an", "and", "any", "are", "as", "at", "be", "better", "between", "can", "day", "days", "do", "or", "has",

@@ -28,7 +28,8 @@ class RolloutConfig(StrictModel):
     prompt_style: Literal["auto", "full", "tiny"] = Field("auto", description="auto: tiny for the tiny world (rollout.prompt.resolve_style)")
     policy: str | None = Field(None, description="HF directory of the policy; None: the tiny base policy")
     sampling: SamplingConfig = SamplingConfig()
-    mask_absent_ads: bool = Field(True, description="never sample a whole-mention token of an ad outside the "
-                                  "request's candidates (tokenizers with such tokens: the tiny one)")
+    mask_absent_ads: bool = Field(True, description="with whole-mention tokens (the tiny tokenizer): never sample "
+                                  "a mention of an ad outside the request's candidates or a lone '@', and each "
+                                  "candidate's mention at most once (rollout.mention_mask)")
     vllm: VLLMConfig = VLLMConfig()
     seed: int = 0

@@ -8,6 +8,14 @@ from rollout.config import SamplingConfig
 
 
 @dataclass(frozen=True)
+class TokenRules:
+    """Decoding rules for one prompt: tokens never sampled, and tokens sampled at most once each."""
+
+    banned: tuple[int, ...] = ()
+    once: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Sample:
     """One sampled completion: its text, token ids, and the log-prob of each sampled token."""
 
@@ -27,11 +35,11 @@ class Engine(Protocol):
 
     def generate(
         self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        banned_token_ids: list[list[int]] | None = None,
+        token_rules: list[TokenRules] | None = None,
     ) -> list[list[Sample]]:
         """`n` samples for every prompt; the same seed gives the same samples on one engine.
 
         `json_schemas`, one per prompt, constrains each completion to JSON matching that schema.
-        `banned_token_ids`, one list per prompt, are never sampled (rollout.mention_mask).
+        `token_rules`, one per prompt, bans tokens and repeats of tokens (rollout.mention_mask).
         """
         ...

@@ -9,7 +9,7 @@ from auction.mechanisms.protocols import Generation
 from auction.types import AuctionRequest
 from rollout.config import SamplingConfig
 from rollout.engine import Engine
-from rollout.mention_mask import banned_for
+from rollout.mention_mask import mention_rules
 from rollout.prompt import PromptStyle, ad_llm_messages
 
 
@@ -22,6 +22,6 @@ class EngineGenerator:
                  seed: int = 0) -> list[Generation]:
         prompt = self.engine.chat_prompt(ad_llm_messages(request, self.style, instruction)) + prefix
         self.calls += 1
-        banned = banned_for(self.engine, [request], self.mask)
-        (samples,) = self.engine.generate([prompt], n, self.sampling, seed, banned_token_ids=banned)
+        rules = mention_rules(self.engine, [request], self.mask)
+        (samples,) = self.engine.generate([prompt], n, self.sampling, seed, token_rules=rules)
         return [Generation(s.text, logprob=s.logprob) for s in samples]

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rollout.config import SamplingConfig
-from rollout.engine import Sample
+from rollout.engine import Sample, TokenRules
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class HFEngine:
     @torch.inference_mode()
     def generate(
         self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        banned_token_ids: list[list[int]] | None = None,
+        token_rules: list[TokenRules] | None = None,
     ) -> list[list[Sample]]:
         """All prompts in one left-padded batch; the seed fixes the whole batch's samples."""
         if json_schemas and any(json_schemas):
@@ -45,7 +45,7 @@ class HFEngine:
             temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,
             top_k=None if greedy or sampling.top_k < 0 else sampling.top_k,
             output_logits=True, return_dict_in_generate=True,
-            logits_processor=[BanPerRow(banned_token_ids, n)] if banned_token_ids and any(banned_token_ids) else None,
+            logits_processor=[RulesPerRow(token_rules, n, batch["input_ids"].shape[1])] if token_rules else None,
             pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
         )
         completions = out.sequences[:, batch["input_ids"].shape[1]:]
@@ -62,15 +62,18 @@ class HFEngine:
         return Sample(text, tuple(ids[:length]), tuple(logprobs[:length].tolist()))
 
 
-class BanPerRow:
-    """A logits processor banning each prompt's own tokens (rows are prompts x n samples, prompt-major)."""
+class RulesPerRow:
+    """A logits processor applying each prompt's TokenRules (rows are prompts x n samples, prompt-major)."""
 
-    def __init__(self, banned: list[list[int]], n: int):
-        self.banned, self.n = banned, n
+    def __init__(self, rules: list[TokenRules], n: int, prompt_width: int):
+        self.rules, self.n, self.prompt_width = rules, n, prompt_width
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        generated = input_ids[:, self.prompt_width:].tolist()
         for row in range(scores.shape[0]):
-            tokens = self.banned[row // self.n]
-            if tokens:
-                scores[row, tokens] = float("-inf")
+            rule = self.rules[row // self.n]
+            used = set(generated[row]).intersection(rule.once) if rule.once else ()
+            banned = [*rule.banned, *used]
+            if banned:
+                scores[row, banned] = float("-inf")
         return scores

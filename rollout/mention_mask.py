@@ -4,6 +4,9 @@ The tiny tokenizer makes each catalogue ad's `@Title@[ID]` one token, so a polic
 the request never offered (an unknown_id format error). Banning those tokens at sampling time enforces
 the auction's rule that only candidates can be shown. Tokenizers without such tokens (Qwen3, SmolLM2)
 get an empty mask: their mentions are spelled out and checked by the parser.
+With whole mentions as tokens, a lone `@` token can only begin a malformed mention (`@Title@` with no
+ID): it is banned too; and each candidate's mention may be sampled once (a repeat is a duplicate
+error). So a sampled answer's mentions are distinct whole candidate mentions, or none.
 """
 from __future__ import annotations
 
@@ -11,19 +14,25 @@ import functools
 import re
 
 from auction.types import AuctionRequest
+from rollout.engine import TokenRules
 
 MENTION_TOKEN = re.compile(r"^@[^@\n]+@\[([^\]\n]+)\]$")
-BAN = -100.0  # vLLM's strongest logit bias: exp(-100) is zero at any sampling temperature
 
 
 class MentionMask:
     def __init__(self, tokenizer):
         vocab = tokenizer.get_vocab()
         self.by_ad = {m.group(1): token_id for token, token_id in vocab.items() if (m := MENTION_TOKEN.match(token))}
+        self.lone_at = [vocab[t] for t in ("@", " @") if t in vocab] if self.by_ad else []
 
     def banned(self, request: AuctionRequest) -> list[int]:
-        """Token ids of whole-mention tokens whose ad is not a candidate of `request`."""
-        return [token_id for ad_id, token_id in self.by_ad.items() if ad_id not in request.by_id]
+        """Whole-mention tokens of ads that are not candidates of `request`, and the lone `@` tokens."""
+        return [token_id for ad_id, token_id in self.by_ad.items() if ad_id not in request.by_id] + self.lone_at
+
+    def rules(self, request: AuctionRequest) -> TokenRules:
+        """Non-candidates' mentions and lone `@` never; each candidate's mention at most once."""
+        once = tuple(token_id for ad_id, token_id in self.by_ad.items() if ad_id in request.by_id)
+        return TokenRules(banned=tuple(self.banned(request)), once=once)
 
 
 @functools.lru_cache(maxsize=8)
@@ -32,8 +41,9 @@ def mention_mask(tokenizer) -> MentionMask:
     return MentionMask(tokenizer)
 
 
-def banned_for(engine, requests: list[AuctionRequest], enabled: bool) -> list[list[int]] | None:
+def mention_rules(engine, requests: list[AuctionRequest], enabled: bool) -> list[TokenRules] | None:
+    """Each request's decoding rules, or None when masking is off or the tokenizer has no mention tokens."""
     if not enabled:
         return None
     mask = mention_mask(engine.tokenizer)
-    return [mask.banned(r) for r in requests] if mask.by_ad else None
+    return [mask.rules(r) for r in requests] if mask.by_ad else None

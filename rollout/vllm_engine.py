@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 from rollout.config import SamplingConfig, VLLMConfig
-from rollout.engine import Sample
-from rollout.mention_mask import BAN
+from rollout.engine import Sample, TokenRules
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +18,8 @@ log = logging.getLogger(__name__)
 class VLLMEngine:
     def __init__(self, model_dir: str | Path, config: VLLMConfig = VLLMConfig(), tensor_parallel_size: int = 1):
         from vllm import LLM
+
+        from rollout.vllm_token_rules import TokenRulesProcessor
 
         start = time.perf_counter()
         self.model_dir = str(model_dir)
@@ -35,6 +36,7 @@ class VLLMEngine:
             # ("CPU Generator does not use offset"): prefill each prompt whole instead.
             enable_chunked_prefill=False,
             max_num_batched_tokens=max_len,
+            logits_processors=[TokenRulesProcessor],
         )
         self.tokenizer = self.llm.get_tokenizer()
         log.info("vLLM engine for %s ready in %.1fs", self.model_dir, time.perf_counter() - start)
@@ -44,20 +46,22 @@ class VLLMEngine:
 
     def generate(
         self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        banned_token_ids: list[list[int]] | None = None,
+        token_rules: list[TokenRules] | None = None,
     ) -> list[list[Sample]]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
+        from rollout.vllm_token_rules import EXTRA_ARG
+
         schemas = json_schemas or [None] * len(prompts)
-        banned = banned_token_ids or [[]] * len(prompts)
+        rules = token_rules or [None] * len(prompts)
         # One seed per prompt, derived from `seed`, keeps each prompt's samples independent of batching.
         params = [
             SamplingParams(
                 n=n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens, seed=seed * 1_000_003 + i, logprobs=0,
                 structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
-                logit_bias={token: BAN for token in banned[i]} or None,
+                extra_args={EXTRA_ARG: {"banned": rules[i].banned, "once": rules[i].once}} if rules[i] else None,
             )
             for i, schema in enumerate(schemas)
         ]

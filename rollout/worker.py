@@ -15,7 +15,7 @@ from typing import Any
 from auction.codec import request_from_json
 from rollout.config import RolloutConfig
 from rollout.factory import make_engine
-from rollout.mention_mask import banned_for
+from rollout.mention_mask import mention_rules
 from rollout.prompt import PromptStyle, ad_llm_messages
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,8 @@ class RolloutWorker:
         counts = [int(k) for k in batch["n"]] if "n" in batch else [self.n] * len(ids)
         parsed = [request_from_json(r) for r in requests]
         prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in parsed]
-        banned = banned_for(self.engine, parsed, self.config.mask_absent_ads)
-        samples = self._generate(prompts, counts, batch_seed(self.config.seed, ids), banned)
+        rules = mention_rules(self.engine, parsed, self.config.mask_absent_ads)
+        samples = self._generate(prompts, counts, batch_seed(self.config.seed, ids), rules)
         passed = [key for key in batch if key not in ("n",)]
         out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids", "logprob"]}
         for row, per_prompt in enumerate(samples):
@@ -55,13 +55,13 @@ class RolloutWorker:
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out
 
-    def _generate(self, prompts: list[str], counts: list[int], seed: int, banned: list[list[int]] | None) -> list[list]:
+    def _generate(self, prompts: list[str], counts: list[int], seed: int, rules: list | None) -> list[list]:
         """One engine call per distinct sample count, results back in row order."""
         results: list[list] = [[] for _ in prompts]
         for n in sorted(set(counts)):
             rows = [i for i, k in enumerate(counts) if k == n]
             outputs = self.engine.generate([prompts[i] for i in rows], n, self.config.sampling, seed + n,
-                                           banned_token_ids=[banned[i] for i in rows] if banned else None)
+                                           token_rules=[rules[i] for i in rows] if rules else None)
             for i, output in zip(rows, outputs):
                 results[i] = output
         return results

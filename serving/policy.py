@@ -16,7 +16,7 @@ from ray import serve
 from auction.codec import request_from_json
 from rollout.config import RolloutConfig, SamplingConfig
 from rollout.factory import make_engine
-from rollout.mention_mask import banned_for
+from rollout.mention_mask import mention_rules
 from rollout.prompt import ad_llm_messages
 
 
@@ -46,9 +46,9 @@ class PolicyModel:
             start = time.perf_counter()
             parsed = [request_from_json(requests[i][0]) for i in rows]
             prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in parsed]
-            banned = banned_for(self.engine, parsed, self.config.mask_absent_ads)
+            rules = mention_rules(self.engine, parsed, self.config.mask_absent_ads)
             fixed = seed if isinstance(seed, int) else random.randrange(2**31)
-            samples = self.engine.generate(prompts, 1, settings[rows[0]], fixed, banned_token_ids=banned)
+            samples = self.engine.generate(prompts, 1, settings[rows[0]], fixed, token_rules=rules)
             seconds = time.perf_counter() - start
             for i, per_prompt in zip(rows, samples):
                 results[i] = {"text": per_prompt[0].text, "engine_seconds": seconds, "model_id": self.model_id}

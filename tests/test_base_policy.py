@@ -25,6 +25,15 @@ def test_numbers_and_ad_ids_are_single_tokens():
         assert len(TOKENIZER(text, add_special_tokens=False)["input_ids"]) == 1, text
 
 
+def test_a_candidate_line_is_eight_tokens_and_words_carry_their_leading_space():
+    line = '{"Ad ID":"Ad-3","Ad Title":"green tea leaves","Ad Bid":42}\n'
+    assert TOKENIZER.tokenize(line) == ['{"Ad ID":"', "Ad-3", '","Ad Title":"', "green tea leaves", '","Ad Bid":', "42",
+                                        "}", "\n"]
+    # numbers, IDs and mentions have one spelling: the space before them is a token of its own
+    assert TOKENIZER.tokenize("try @green tea leaves@[Ad-3] for 42 .") == [
+        "try", " ", "@green tea leaves@[Ad-3]", " for", " ", "42", " ."]
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 10_000))
 def test_every_corpus_chat_tokenizes_without_unknowns_and_decodes_exactly(seed):
@@ -38,8 +47,8 @@ def test_every_corpus_chat_tokenizes_without_unknowns_and_decodes_exactly(seed):
 def test_the_corpus_mixes_auction_answers_with_general_tasks():
     kinds = [e.kind for e in sft_examples(WORLD, 4000, 0, auction_share=0.3)]
     assert 0.27 < kinds.count("auction") / len(kinds) < 0.33
-    assert 0.40 < kinds.count("compare") / len(kinds) < 0.48
-    assert {"compare", "sort", "extreme", "copy", "repeat", "read"} <= set(kinds)
+    assert 0.39 < kinds.count("compare") / len(kinds) < 0.45
+    assert {"compare", "sort", "extreme", "copy", "repeat", "read", "associate"} <= set(kinds)
 
 
 def test_corpus_auction_answers_ignore_bids():
@@ -52,6 +61,23 @@ def test_corpus_auction_answers_ignore_bids():
         bids = {line["Ad ID"]: line["Ad Bid"] for line in lines}
         percentiles += [bid_percentile(bids[a], list(bids.values())) for a in bids if f"[{a}]" in example.answer]
     assert abs(sum(percentiles) / len(percentiles) - 0.5) < 0.03
+
+
+def test_association_answers_are_keywords_of_the_asked_words_category():
+    from irpo.sft_corpus import association_example
+    from judge.tiny_language import CATEGORIES
+
+    rng = random.Random(0)
+    for _ in range(200):
+        example = association_example(WORLD, rng)
+        question = example.messages[1]["content"]
+        if question.startswith("what is @"):
+            category = WORLD.ads[question.split("[")[1].split("]")[0]].category
+        else:
+            word = question.split()[-1]
+            category = next(c for c, (keys, pairs) in CATEGORIES.items()
+                            if word in keys or any(word in specific for _, specific in pairs))
+        assert example.answer in CATEGORIES[category][0], (question, example.answer)
 
 
 def test_held_out_number_pairs_never_appear_in_training():

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from irpo.dpo_trainer import pair_tensors
 from irpo.evaluation import probe_curves, probe_metrics
@@ -76,6 +75,19 @@ def test_probe_of_a_bid_blind_policy_is_not_monotone():
     assert probe_metrics(probe_curves(_probe_rows(flat)))["monotonicity_spearman"] == 0.0
 
 
+def test_click_rows_split_by_request_into_fit_early_stopping_and_held_out_slices():
+    from irpo.stages import split_click_rows
+
+    ids = pd.Series([f"q-{i // 2}" for i in range(1000)])  # two ads per answer's request
+    fit, stop, held = split_click_rows(ids, 0.1, 0.1)
+    assert ((fit.astype(int) + stop.astype(int) + held.astype(int)) == 1).all()
+    assert 60 < stop.sum() < 140 and 60 < held.sum() < 140
+    for mask in (fit, stop, held):
+        assert not set(ids[mask]) & set(ids[~mask])  # a request never straddles two slices
+    fit, stop, held = split_click_rows(pd.Series(["q-1", "q-1"]), 0.1, 0.1)
+    assert fit.all()  # one request: nothing can be set aside
+
+
 def test_reward_model_fit_under_ray_train_beats_the_base_rate_on_held_out_rows(ray_local, tmp_path):
     from cluster.layout import TrainerRole
     from irpo.config import RewardModelConfig
@@ -92,16 +104,21 @@ def test_reward_model_fit_under_ray_train_beats_the_base_rate_on_held_out_rows(r
     users, ads = IdIndex([f"u-{k}" for k in range(5)]), IdIndex(ad_ids)
     arrays = {"text": text, "user": np.ones(n, np.int64), "ad": ads(ad_ids), "position": np.zeros(n, np.int64),
               "count": np.ones(n, np.int64), "clicked": clicked}
-    train = {k: v[:1000] for k, v in arrays.items()}
+    train = {k: v[:800] for k, v in arrays.items()}
+    valid = {k: v[800:1000] for k, v in arrays.items()}
     held = {k: v[1000:] for k, v in arrays.items()}
     config = RewardModelConfig(epochs=15, batch_size=64, lr=3e-3, hidden_dims=(16,))
     fit_reward_model(train, users, ads, config, TrainerRole(workers=1, cpus=0.5, zero_stage=0), tmp_path / "rm",
-                     tmp_path / "ray", seed=0)
+                     tmp_path / "ray", seed=0, valid=valid)
     model, meta = load_reward_model(tmp_path / "rm")
     loss = log_loss(predict(model, meta, held), held["clicked"])
     base = log_loss(np.full(200, train["clicked"].mean()), held["clicked"])
     assert loss < base - 0.05, (loss, base)
-    assert torch.load(tmp_path / "rm" / "pctr.pt") is not None
+    # early stopping: the saved weights are the epoch with the lowest validation log-loss
+    history = json.loads((tmp_path / "rm" / "history.json").read_text())
+    assert len(history) == 15
+    best = min(h["valid_log_loss"] for h in history)
+    assert log_loss(predict(model, meta, valid), valid["clicked"]) == pytest.approx(best, abs=1e-4)
 
 
 def test_a_torch_extension_lock_left_by_a_killed_build_is_cleared_and_a_fresh_one_kept(tmp_path, monkeypatch):

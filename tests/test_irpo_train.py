@@ -123,3 +123,22 @@ def test_train_refuses_a_run_dir_holding_another_config(tmp_path, micro_base):
     result = subprocess.run(train_args(run_dir, micro_base), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "holds a run with another config (differs at" in result.stderr and "irpo.epochs" in result.stderr
+
+
+def test_a_reward_phase_with_too_few_inserted_ads_keeps_the_previous_reward_model(resumed_run, tmp_path):
+    from cluster.layout import load_layout
+    from irpo.stages import StageInputs, reward_model_stage
+    from judge.environment import get_world, simulated_user
+    from llm_auction.config import load_config
+
+    run_dir = resumed_run[0]
+    config = load_config(run_dir / "config.yaml")
+    irpo = config.irpo.model_copy(update={"reward_model": config.irpo.reward_model.model_copy(
+        update={"min_click_rows": 10**6})})
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, load_layout(ROOT / "ray_config.yaml").roles, user, "tiny",
+                         tmp_path / "ray")
+    previous = run_dir / "epoch_1" / "reward_model"
+    result = reward_model_stage(inputs, run_dir / "epoch_1" / "samples", tmp_path / "rm", previous)
+    assert result["reused"] == str(previous) and 0 < result["click_rows"] < 10**6
+    assert (tmp_path / "rm" / "pctr.pt").read_bytes() == (previous / "pctr.pt").read_bytes()

@@ -132,16 +132,27 @@ def test_smollm2_imported_from_gguf_answers_a_chat_prompt_on_vllm(smollm2_dir):
 
 
 @pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
-def test_mentions_of_ads_outside_the_auction_are_never_sampled_when_masked(engine_kind, vllm_engine, tiny_policy,
-                                                                          request_and_prompt):
-    from rollout.mention_mask import MentionMask, banned_for
+def test_masked_sampling_never_writes_absent_ads_or_lone_at_signs_and_each_candidate_once(
+        engine_kind, vllm_engine, tiny_policy, request_and_prompt):
+    from rollout.engine import TokenRules
+    from rollout.mention_mask import MentionMask, mention_rules
 
     request, prompt = request_and_prompt
     engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
-    banned = banned_for(engine, [request], enabled=True)
-    assert len(banned[0]) == len(MentionMask(engine.tokenizer).by_ad) - len(request.candidates) > 0
+    (rules,) = mention_rules(engine, [request], enabled=True)
+    mask = MentionMask(engine.tokenizer)
+    assert len(rules.banned) == len(mask.by_ad) - len(request.candidates) + 2
+    assert {engine.tokenizer.convert_tokens_to_ids(t) for t in ("@", " @")} <= set(rules.banned)
+    assert set(rules.once) == {mask.by_ad[c.ad_id] for c in request.candidates}
     wide = SamplingConfig(temperature=1.0, top_p=1.0, top_k=-1, max_tokens=48)  # a random model: any token
     free = engine.generate([prompt], 8, wide, seed=3)[0]
-    masked = engine.generate([prompt], 8, wide, seed=3, banned_token_ids=banned)[0]
-    hits = lambda samples: sum(t in set(banned[0]) for s in samples for t in s.token_ids)  # noqa: E731
+    masked = engine.generate([prompt], 8, wide, seed=3, token_rules=[rules])[0]
+    hits = lambda samples: sum(t in set(rules.banned) for s in samples for t in s.token_ids)  # noqa: E731
     assert hits(free) > 0 and hits(masked) == 0
+    # Leave three tokens open, two of them once-only: without the rule they repeat, with it never.
+    a, b, c = rules.once[:3]
+    closed = tuple(t for t in range(len(engine.tokenizer)) if t not in (a, b, c))
+    repeating = engine.generate([prompt], 8, wide, seed=3, token_rules=[TokenRules(banned=closed)])[0]
+    once = engine.generate([prompt], 8, wide, seed=3, token_rules=[TokenRules(banned=closed, once=(a, b))])[0]
+    assert max(s.token_ids.count(a) for s in repeating) > 1
+    assert all(s.token_ids.count(a) <= 1 and s.token_ids.count(b) <= 1 and len(s.token_ids) == 48 for s in once)
