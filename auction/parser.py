@@ -110,3 +110,15 @@ def _malformed_leftovers(text: str, consumed: list[tuple[int, int]], titles: dic
 
 def _malformed(start: int, end: int, detail: str) -> FormatError:
     return FormatError(FormatErrorKind.MALFORMED, start, end, detail)
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+_MENTION = re.compile(r"@[^@\n]*@\[[^\]\n]*\]")
+
+
+def mention_sentence(text: str, start: int, end: int) -> str:
+    """The sentence holding the mention at text[start:end], with every mention removed."""
+    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    stop = _SENTENCE_END.search(text, end)
+    sentence = text[left : stop.start() if stop else len(text)]
+    return _MENTION.sub(" ", sentence).strip()

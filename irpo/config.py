@@ -11,6 +11,8 @@ class RewardModelConfig(StrictModel):
     user_embedding_dim: int = Field(64, ge=1)
     ad_embedding_dim: int = Field(32, ge=1)
     hidden_dims: tuple[int, ...] = (128, 64, 32)
+    mention_context: bool = Field(True, description="ours: also embed the sentence around each mention (with "
+                                  "the whole answer's embedding alone the model could not tell a native placement)")
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(256, ge=1)
     epochs: int = Field(20, ge=1, description="most passes over one phase's clicks (a few thousand rows here)")

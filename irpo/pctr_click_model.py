@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from auction.parser import ParsedAnswer
+from auction.parser import ParsedAnswer, mention_sentence
 from auction.types import AuctionRequest
 from irpo.reward_data import IdIndex, query_text
 from irpo.reward_trainer import load_reward_model, predict
@@ -24,7 +24,11 @@ class PCTRClickModel:
             return {}
         query, response = self.encoder.encode([query_text(request), answer.text])
         n = len(answer.inserted)
-        arrays = {"text": np.tile(np.concatenate([query, response]), (n, 1)).astype(np.float32),
+        text = np.tile(np.concatenate([query, response]), (n, 1))
+        if "context" in self.meta.get("text_columns", ()):
+            contexts = self.encoder.encode([mention_sentence(answer.text, a.start, a.end) for a in answer.inserted])
+            text = np.concatenate([text, np.asarray(contexts)], axis=1)
+        arrays = {"text": text.astype(np.float32),
                   "user": self.users([request.user.user_id] * n), "ad": self.ads(list(answer.ad_ids)),
                   "position": np.array([a.position for a in answer.inserted], dtype=np.int64),
                   "count": np.full(n, n, dtype=np.int64)}

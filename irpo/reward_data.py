@@ -1,7 +1,8 @@
 """From judged samples to the reward model's rows: one row per inserted ad, with frozen text embeddings.
 
 Texts are embedded once per phase by encoder actors in Ray Data (each distinct text once), never per
-training step. x is the user's profile and question, y the whole answer (METHOD.md section 3).
+training step. x is the user's profile and question, y the whole answer (METHOD.md section 3); ours,
+optionally, s: the sentence around the ad's mention (`auction.parser.mention_sentence`).
 """
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ import numpy as np
 import pandas as pd
 
 from auction.codec import request_from_json
-from auction.parser import parse_answer
+from auction.parser import mention_sentence, parse_answer
 from auction.types import AuctionRequest
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
+
+
+def text_columns(mention_context: bool) -> tuple[str, ...]:
+    """The click rows' texts the model reads, in the order their embeddings are concatenated."""
+    return ("query", "answer", "context") if mention_context else ("query", "answer")
 
 
 def query_text(request: AuctionRequest) -> str:
@@ -37,10 +43,11 @@ def click_rows(samples: pd.DataFrame) -> pd.DataFrame:
         for ad in answer.inserted:
             rows.append({"row": row, "request_id": sample.request_id, "bid": request.bids()[ad.ad_id],
                          "query": query_text(request), "answer": sample.answer,
+                         "context": mention_sentence(answer.text, ad.start, ad.end),
                          "user_id": request.user.user_id, "ad_id": ad.ad_id, "position": ad.position,
                          "count": len(answer.inserted), "clicked": int(bool(clicks.get(ad.ad_id, False)))})
-    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "user_id", "ad_id", "position", "count",
-                                       "clicked"])
+    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "context", "user_id", "ad_id",
+                                       "position", "count", "clicked"])
 
 
 class EncoderWorker:
@@ -88,10 +95,10 @@ class IdIndex:
         return np.array([self.index.get(v, 0) for v in values], dtype=np.int64)
 
 
-def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users: IdIndex, ads: IdIndex
-                   ) -> dict[str, np.ndarray]:
-    """The model's inputs as arrays: `text` is enc(x) next to enc(y)."""
-    text = np.stack([np.concatenate([embeddings[q], embeddings[a]]) for q, a in zip(rows["query"], rows["answer"])])
+def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users: IdIndex, ads: IdIndex,
+                   columns: tuple[str, ...] = ("query", "answer")) -> dict[str, np.ndarray]:
+    """The model's inputs as arrays: `text` is the embeddings of `columns` side by side (enc(x); enc(y)...)."""
+    text = np.stack([np.concatenate([embeddings[t] for t in texts]) for texts in zip(*(rows[c] for c in columns))])
     return {"text": text.astype(np.float32), "user": users(rows["user_id"]), "ad": ads(rows["ad_id"]),
             "position": rows["position"].to_numpy(np.int64), "count": rows["count"].to_numpy(np.int64),
             "clicked": rows["clicked"].to_numpy(np.float32)}

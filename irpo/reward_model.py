@@ -15,14 +15,15 @@ MAX_POSITION = 8  # positions and counts above this share the last bucket
 
 class PCTRModel(nn.Module):
     def __init__(self, text_dim: int, n_users: int, n_ads: int, user_dim: int = 64, ad_dim: int = 32,
-                 hidden: tuple[int, ...] = (128, 64, 32), slot_dim: int = 8):
+                 hidden: tuple[int, ...] = (128, 64, 32), slot_dim: int = 8, response_dim: int | None = None):
+        """`response_dim`: width of the response features (default `text_dim`: enc(y) alone)."""
         super().__init__()
         self.users = nn.Embedding(n_users + 1, user_dim)
         self.ads = nn.Embedding(n_ads + 1, ad_dim)
         self.positions = nn.Embedding(MAX_POSITION + 1, slot_dim)
         self.counts = nn.Embedding(MAX_POSITION + 1, slot_dim)
         layers: list[nn.Module] = []
-        width = 2 * text_dim + user_dim + ad_dim + 2 * slot_dim
+        width = text_dim + (response_dim or text_dim) + user_dim + ad_dim + 2 * slot_dim
         for size in hidden:
             layers += [nn.Linear(width, size), nn.ReLU()]
             width = size

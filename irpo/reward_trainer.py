@@ -25,8 +25,9 @@ ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new
 
 
 def build_model(meta: dict) -> PCTRModel:
+    responses = len(meta.get("text_columns", ("query", "answer"))) - 1  # enc(y), and enc(s) with mention context
     return PCTRModel(meta["text_dim"], meta["n_users"], meta["n_ads"], meta["user_dim"], meta["ad_dim"],
-                     tuple(meta["hidden"]))
+                     tuple(meta["hidden"]), response_dim=responses * meta["text_dim"])
 
 
 def logits_of(model: PCTRModel, batch: dict[str, torch.Tensor], text_dim: int) -> torch.Tensor:
@@ -81,14 +82,15 @@ def validation_loss(model: PCTRModel, valid: dict[str, torch.Tensor], text_dim: 
 
 
 def fit_reward_model(train: dict[str, np.ndarray], users: IdIndex, ads: IdIndex, config: RewardModelConfig,
-                     role, out: Path, storage: Path, seed: int, valid: dict[str, np.ndarray] | None = None) -> dict:
+                     role, out: Path, storage: Path, seed: int, valid: dict[str, np.ndarray] | None = None,
+                     text_columns: tuple[str, ...] = ("query", "answer")) -> dict:
     """Train on `train` arrays, keeping the best epoch on `valid` if given; writes `out/pctr.pt` and
     `out/pctr.json`; returns the model's meta."""
     import ray.data
 
     out.mkdir(parents=True, exist_ok=True)
-    text_dim = train["text"].shape[1] // 2
-    meta = {"text_dim": text_dim, "n_users": len(users), "n_ads": len(ads), "user_dim": config.user_embedding_dim,
+    text_dim = train["text"].shape[1] // len(text_columns)
+    meta = {"text_dim": text_dim, "text_columns": list(text_columns), "n_users": len(users), "n_ads": len(ads), "user_dim": config.user_embedding_dim,
             "ad_dim": config.ad_embedding_dim, "hidden": list(config.hidden_dims), "encoder": config.encoder,
             "users": users.index, "ads": ads.index}
     per_worker = max(1, math.ceil(len(train["clicked"]) / role.workers))

@@ -24,7 +24,7 @@ from cluster.layout import Roles
 from irpo.config import IRPOConfig
 from irpo.evaluation import evaluate_samples
 from irpo.pairs import ReferenceLogprobs, answer_rewards, build_pairs
-from irpo.reward_data import IdIndex, click_rows, embed_texts, feature_arrays
+from irpo.reward_data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
 from irpo.reward_trainer import auc, fit_reward_model, load_reward_model, log_loss, predict
 from irpo.sampling import read_samples, sample_and_judge
 from judge.config import JudgeConfig
@@ -87,19 +87,20 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
         log.warning("reward phase: the policy inserted no valid ad, so there is no click to fit; p = 0 this epoch")
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
-    embeddings = embed_texts([*rows["query"], *rows["answer"]], config.encoder, inputs.roles.judge.cpus)
+    columns = text_columns(config.mention_context)
+    embeddings = embed_texts([t for c in columns for t in rows[c]], config.encoder, inputs.roles.judge.cpus)
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
-    train = feature_arrays(rows[fit], embeddings, users, ads)
-    valid = feature_arrays(rows[stop], embeddings, users, ads) if stop.any() else None
+    train = feature_arrays(rows[fit], embeddings, users, ads, columns)
+    valid = feature_arrays(rows[stop], embeddings, users, ads, columns) if stop.any() else None
     fit_reward_model(train, users, ads, config, inputs.roles.reward_trainer, out, inputs.ray_storage,
-                     inputs.irpo.seed, valid)
+                     inputs.irpo.seed, valid, columns)
     model, meta = load_reward_model(out)
     history = json.loads((out / "history.json").read_text())
     result = {"click_rows": len(rows), "train_rows": int(fit.sum()), "validation_rows": int(stop.sum()),
               "holdout_rows": int(held.sum()), "click_rate": float(rows["clicked"].mean()),
               "best_epoch": min(history, key=lambda h: h.get("valid_log_loss", 0))["epoch"] if valid else None}
     if held.any():
-        holdout = feature_arrays(rows[held], embeddings, users, ads)
+        holdout = feature_arrays(rows[held], embeddings, users, ads, columns)
         probs, labels = predict(model, meta, holdout), holdout["clicked"]
         result.update(holdout_log_loss=log_loss(probs, labels), holdout_auc=auc(probs, labels),
                       holdout_log_loss_base_rate=log_loss(np.full(len(labels), train["clicked"].mean()), labels))
@@ -113,9 +114,10 @@ def click_probabilities(inputs: StageInputs, rows: pd.DataFrame, reward_model_di
     if not (reward_model_dir / "pctr.json").is_file():  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
-    embeddings = embed_texts([*rows["query"], *rows["answer"]], meta["encoder"], inputs.roles.judge.cpus)
+    columns = tuple(meta.get("text_columns", ("query", "answer")))
+    embeddings = embed_texts([t for c in columns for t in rows[c]], meta["encoder"], inputs.roles.judge.cpus)
     users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
-    return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads)))
+    return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads, columns)))
 
 
 def exact_rewards(samples: pd.DataFrame, rows: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:

@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 
-from auction.parser import ParsedAnswer
+from auction.parser import ParsedAnswer, mention_sentence
 from auction.types import AuctionRequest
 from judge.config import SimulatedUserConfig
 from judge.relevance import RelevanceModel
 from judge.world import World
-
-_SENTENCE_END = re.compile(r"[.!?\n]")
-_MENTION = re.compile(r"@[^@\n]*@\[[^\]\n]*\]")
-
-
-def mention_sentence(text: str, start: int, end: int) -> str:
-    """The sentence holding the mention at text[start:end], with every mention removed."""
-    left = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
-    stop = _SENTENCE_END.search(text, end)
-    sentence = text[left : stop.start() if stop else len(text)]
-    return _MENTION.sub(" ", sentence).strip()
-
 
 class SimulatedUser:
     def __init__(self, world: World, relevance: RelevanceModel, config: SimulatedUserConfig):

@@ -136,3 +136,27 @@ def test_a_torch_extension_lock_left_by_a_killed_build_is_cleared_and_a_fresh_on
     os.utime(stale, (old, old))
     clear_stale_extension_locks()
     assert not stale.exists() and fresh.exists()
+
+
+def test_click_rows_carry_each_mentions_sentence_and_features_concatenate_the_chosen_texts():
+    from auction.codec import request_to_json
+    from auction.parser import render_mention
+    from irpo.reward_data import IdIndex, click_rows, feature_arrays, text_columns
+    from judge.tiny_world import build_tiny_world
+
+    world = build_tiny_world(0)
+    query = world.split("train")[0]
+    first, second = (world.ads[a] for a in world.candidate_ids(query)[:2])
+    request = world.request(query, {a: 10.0 for a in world.candidate_ids(query)})
+    answer = f"for tea try {render_mention(first.as_ad())} today . {render_mention(second.as_ad())} is good ."
+    samples = pd.DataFrame([{"request_id": query.query_id, "request": request_to_json(request), "answer": answer,
+                             "clicks": json.dumps({first.ad_id: True}), "judge_ok": True}])
+    rows = click_rows(samples)
+    assert [c.split() for c in rows["context"]] == [["for", "tea", "try", "today"], ["is", "good"]]
+    assert list(rows["clicked"]) == [1, 0] and list(rows["position"]) == [0, 1]
+    texts = {t: np.full(4, i, np.float32) for i, t in enumerate({*rows["query"], *rows["answer"], *rows["context"]})}
+    users, ads = IdIndex(list(rows["user_id"])), IdIndex(list(rows["ad_id"]))
+    with_context = feature_arrays(rows, texts, users, ads, text_columns(True))
+    assert with_context["text"].shape == (2, 12)
+    assert (with_context["text"][1, 8:] == texts["is good"]).all()
+    assert feature_arrays(rows, texts, users, ads, text_columns(False))["text"].shape == (2, 8)

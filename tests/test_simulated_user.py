@@ -8,7 +8,7 @@ from auction import AuctionConfig, parse_answer, render_mention
 from judge.config import JudgeConfig, SimulatedUserConfig
 from judge.environment import simulated_user
 from judge.optimum import bid_blind_allocation, optimal_allocation
-from judge.simulated_user import mention_sentence
+from auction.parser import mention_sentence
 from judge.tiny_world import build_tiny_world
 
 

@@ -1,0 +1,57 @@
+"""Refit the pCTR model on a finished run's samples with and without an option, and compare.
+
+Run: .venv/bin/python benchmarks/reward_model_ablation.py --run runs/v5 --epoch 1 [--option mention_context]
+For each setting: held-out log-loss and AUC of the fit (reward rows), and on the epoch's policy rows
+the Spearman correlation of R(pCTR) with R computed from the simulated user's exact click probabilities.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from auction.metrics import spearman
+from cluster.layout import load_layout
+from cluster.ray_session import init_ray
+from irpo.pairs import answer_rewards
+from irpo.reward_data import click_rows
+from irpo.sampling import read_samples
+from irpo.stages import StageInputs, click_probabilities, exact_rewards, reward_model_stage
+from judge.environment import get_world, simulated_user
+from llm_auction.config import load_config
+
+
+def refit(run: Path, epoch: int, option: str, value) -> dict:
+    config = load_config(run / "config.yaml")
+    reward_model = config.irpo.reward_model.model_copy(update={option: value})
+    irpo = config.irpo.model_copy(update={"reward_model": reward_model})
+    layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    samples_dir = run / f"epoch_{epoch}" / "samples"
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
+                             Path(scratch) / "ray")
+        fit = reward_model_stage(inputs, samples_dir, Path(scratch) / "rm")
+        policy = read_samples(samples_dir, "policy")
+        rows = click_rows(policy)
+        rewards = answer_rewards(policy, click_probabilities(inputs, rows, Path(scratch) / "rm"), config.auction)
+        exact = exact_rewards(policy, rows, config.auction)
+    return {option: value, "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
+            "holdout_log_loss_base_rate": fit.get("holdout_log_loss_base_rate"), "best_epoch": fit.get("best_epoch"),
+            "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--epoch", type=int, default=1)
+    parser.add_argument("--option", default="mention_context")
+    args = parser.parse_args()
+    init_ray("local", None, {})
+    for value in (False, True):
+        print(json.dumps(refit(args.run, args.epoch, args.option, value)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
