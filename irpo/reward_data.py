@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from auction.codec import request_from_json
-from auction.parser import mention_sentence, parse_answer
+from auction.parser import ParsedAnswer, mention_sentence, parse_answer
 from auction.types import AuctionRequest
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,14 @@ def query_text(request: AuctionRequest) -> str:
     return f"{user.basic_info}; likes {', '.join(user.interests)}. {request.query}"
 
 
+def inserted_ad_rows(request: AuctionRequest, answer: ParsedAnswer) -> list[dict]:
+    """What the model reads about each inserted ad: texts, user and ad IDs, slot in the answer."""
+    query = query_text(request)
+    return [{"query": query, "answer": answer.text, "context": mention_sentence(answer.text, ad.start, ad.end),
+             "user_id": request.user.user_id, "ad_id": ad.ad_id, "position": ad.position,
+             "count": len(answer.inserted)} for ad in answer.inserted]
+
+
 def click_rows(samples: pd.DataFrame) -> pd.DataFrame:
     """One row per ad inserted in a judged answer (`row`: its sample's index): texts, IDs, slot, bid, click."""
     rows = []
@@ -40,12 +48,10 @@ def click_rows(samples: pd.DataFrame) -> pd.DataFrame:
         request = request_from_json(sample.request)
         answer = parse_answer(sample.answer, [c.ad for c in request.candidates])
         clicks = json.loads(sample.clicks)
-        for ad in answer.inserted:
-            rows.append({"row": row, "request_id": sample.request_id, "bid": request.bids()[ad.ad_id],
-                         "query": query_text(request), "answer": sample.answer,
-                         "context": mention_sentence(answer.text, ad.start, ad.end),
-                         "user_id": request.user.user_id, "ad_id": ad.ad_id, "position": ad.position,
-                         "count": len(answer.inserted), "clicked": int(bool(clicks.get(ad.ad_id, False)))})
+        for features in inserted_ad_rows(request, answer):
+            ad_id = features["ad_id"]
+            rows.append({"row": row, "request_id": sample.request_id, "bid": request.bids()[ad_id], **features,
+                         "clicked": int(bool(clicks.get(ad_id, False)))})
     return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "context", "user_id", "ad_id",
                                        "position", "count", "clicked"])
 
@@ -97,8 +103,11 @@ class IdIndex:
 
 def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users: IdIndex, ads: IdIndex,
                    columns: tuple[str, ...] = ("query", "answer")) -> dict[str, np.ndarray]:
-    """The model's inputs as arrays: `text` is the embeddings of `columns` side by side (enc(x); enc(y)...)."""
+    """The model's inputs as arrays: `text` is the embeddings of `columns` side by side (enc(x); enc(y)...);
+    `clicked` only for rows that carry clicks (scoring rows do not)."""
     text = np.stack([np.concatenate([embeddings[t] for t in texts]) for texts in zip(*(rows[c] for c in columns))])
-    return {"text": text.astype(np.float32), "user": users(rows["user_id"]), "ad": ads(rows["ad_id"]),
-            "position": rows["position"].to_numpy(np.int64), "count": rows["count"].to_numpy(np.int64),
-            "clicked": rows["clicked"].to_numpy(np.float32)}
+    arrays = {"text": text.astype(np.float32), "user": users(rows["user_id"]), "ad": ads(rows["ad_id"]),
+              "position": rows["position"].to_numpy(np.int64), "count": rows["count"].to_numpy(np.int64)}
+    if "clicked" in rows:
+        arrays["clicked"] = rows["clicked"].to_numpy(np.float32)
+    return arrays

@@ -24,8 +24,13 @@ from irpo.reward_model import PCTRModel, click_loss
 ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new ads map there
 
 
+def text_columns_of(meta: dict) -> tuple[str, ...]:
+    """The texts a fitted model reads (models fitted before `mention_context` existed read two)."""
+    return tuple(meta.get("text_columns", ("query", "answer")))
+
+
 def build_model(meta: dict) -> PCTRModel:
-    responses = len(meta.get("text_columns", ("query", "answer"))) - 1  # enc(y), and enc(s) with mention context
+    responses = len(text_columns_of(meta)) - 1  # enc(y), and enc(s) with mention context
     return PCTRModel(meta["text_dim"], meta["n_users"], meta["n_ads"], meta["user_dim"], meta["ad_dim"],
                      tuple(meta["hidden"]), response_dim=responses * meta["text_dim"])
 
@@ -90,8 +95,8 @@ def fit_reward_model(train: dict[str, np.ndarray], users: IdIndex, ads: IdIndex,
 
     out.mkdir(parents=True, exist_ok=True)
     text_dim = train["text"].shape[1] // len(text_columns)
-    meta = {"text_dim": text_dim, "text_columns": list(text_columns), "n_users": len(users), "n_ads": len(ads), "user_dim": config.user_embedding_dim,
-            "ad_dim": config.ad_embedding_dim, "hidden": list(config.hidden_dims), "encoder": config.encoder,
+    meta = {"text_dim": text_dim, "text_columns": list(text_columns), "n_users": len(users), "n_ads": len(ads),
+            "user_dim": config.user_embedding_dim, "ad_dim": config.ad_embedding_dim, "hidden": list(config.hidden_dims), "encoder": config.encoder,
             "users": users.index, "ads": ads.index}
     per_worker = max(1, math.ceil(len(train["clicked"]) / role.workers))
     loop_config = {"meta": meta, "lr": config.lr, "batch_size": config.batch_size, "epochs": config.epochs,

@@ -25,7 +25,7 @@ from irpo.config import IRPOConfig
 from irpo.evaluation import evaluate_samples
 from irpo.pairs import ReferenceLogprobs, answer_rewards, build_pairs
 from irpo.reward_data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
-from irpo.reward_trainer import auc, fit_reward_model, load_reward_model, log_loss, predict
+from irpo.reward_trainer import auc, fit_reward_model, load_reward_model, log_loss, predict, text_columns_of
 from irpo.sampling import read_samples, sample_and_judge
 from judge.config import JudgeConfig
 from judge.simulated_user import SimulatedUser
@@ -114,7 +114,7 @@ def click_probabilities(inputs: StageInputs, rows: pd.DataFrame, reward_model_di
     if not (reward_model_dir / "pctr.json").is_file():  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
-    columns = tuple(meta.get("text_columns", ("query", "answer")))
+    columns = text_columns_of(meta)
     embeddings = embed_texts([t for c in columns for t in rows[c]], meta["encoder"], inputs.roles.judge.cpus)
     users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
     return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads, columns)))
