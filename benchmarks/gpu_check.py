@@ -97,7 +97,7 @@ def dpo_check(size: str, mode: str, pairs: int, seq: int, completion: int, steps
         from irpo.ds_train import deepspeed_engine
 
         runner = deepspeed_engine(model, lr=1e-6, total_steps=100, warmup_ratio=0.1, micro_batch=2 * pairs,
-                                  grad_accum=1, zero_stage=2, bf16=True)
+                                  grad_accum=1, zero_stage=2, precision="bf16")
 
         def step(loss):
             runner.backward(loss)

@@ -43,6 +43,8 @@ class Roles(StrictModel):
     judge: EngineRole = EngineRole()
     reward_trainer: TrainerRole = TrainerRole(workers=1, zero_stage=0)
     policy_trainer: TrainerRole = TrainerRole(workers=2)
+    base_trainer: TrainerRole = Field(TrainerRole(workers=1, cpus=1.5, zero_stage=0),
+                                      description="SFT of the tiny base policy (`base build`)")
     serve: ServeRole = ServeRole()
 
 

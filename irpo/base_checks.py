@@ -1,18 +1,24 @@
-"""What a base policy knows: the mention format (not the auction), and numbers.
+"""What a base policy knows: language and relevance, the mention format, and numbers -- not the auction.
 
 `auction_checks` samples answers on held-out test requests at the training temperature and reports
-the format-error rate, ads per answer, and where the inserted ads' bids rank among the candidates
-(0.5 on average when ad choice ignores bids). `comparison_accuracy` asks held-out number pairs.
+the format-error rate, ads per answer, where the inserted ads' bids rank among the candidates (0.5 on
+average when ad choice ignores bids), the share of inserted ads that relate to the query or the user
+next to the share of such candidates (chance), and what the answers are worth under the simulated
+user: allocation efficiency, best-of-M efficiency, and the bid-blind optimum's. `comparison_accuracy`
+asks held-out number pairs.
 """
 from __future__ import annotations
 
 import random
 from statistics import mean
 
+from auction.config import AuctionConfig
 from auction.parser import parse_answer
+from auction.reward import response_reward
 from irpo.sft_corpus import TASK_SYSTEM, compare_example
 from judge.bids import draw_bids
-from judge.world import World
+from judge.optimum import bid_blind_allocation, optimal_allocation
+from judge.simulated_user import SimulatedUser
 from rollout.config import SamplingConfig
 from rollout.engine import Engine
 from rollout.mention_mask import mention_rules
@@ -26,26 +32,42 @@ def bid_percentile(bid: float, bids: list[float]) -> float:
     return (below + equal / 2) / (len(bids) - 1)
 
 
-def auction_checks(engine: Engine, world: World, n_requests: int, sampling: SamplingConfig, seed: int = 0,
-                   samples_per_request: int = 2, mask_absent_ads: bool = True) -> dict:
+def auction_checks(engine: Engine, user: SimulatedUser, n_requests: int, sampling: SamplingConfig, seed: int = 0,
+                   samples_per_request: int = 4, mask_absent_ads: bool = True,
+                   auction: AuctionConfig = AuctionConfig()) -> dict:
+    world = user.world
     queries = world.split("test")[:n_requests]
     requests = [world.request(q, draw_bids(seed, "test", 0, q.query_id, world.candidate_ids(q))) for q in queries]
     prompts = [engine.chat_prompt(ad_llm_messages(r, "tiny" if world.name == "tiny" else "full")) for r in requests]
-    outputs = engine.generate(prompts, samples_per_request, sampling, seed,
+    outputs = engine.generate(prompts, samples_per_request, sampling, seed, logprobs=False,
                               token_rules=mention_rules(engine, requests, mask_absent_ads))
-    answers, percentiles = [], []
-    for request, samples in zip(requests, outputs):
+    answers, percentiles, related, mean_reward, best_reward, optimum, blind = [], [], [], 0.0, 0.0, 0.0, 0.0
+    for query, request, samples in zip(queries, requests, outputs):
+        bids = request.bids()
+        rewards = []
         for sample in samples:
             answer = parse_answer(sample.text, [c.ad for c in request.candidates])
             answers.append(answer)
-            bids = list(request.bids().values())
-            percentiles += [bid_percentile(request.bids()[a], bids) for a in answer.ad_ids]
+            percentiles += [bid_percentile(bids[a], list(bids.values())) for a in answer.ad_ids]
+            related += [world.is_related(query, a) for a in answer.ad_ids]
+            rewards.append(response_reward(answer, bids, user.click_probs(request, answer), auction.response_cost,
+                                           auction.penalty_weight))
+        mean_reward, best_reward = mean_reward + mean(rewards), best_reward + max(rewards)
+        inputs = (bids, *user.allocation_inputs(request), user.config, auction)
+        optimum += optimal_allocation(*inputs).objective
+        blind += bid_blind_allocation(*inputs).objective
     return {
+        "requests": len(requests),
         "answers": len(answers),
         "format_error_rate": sum(bool(a.errors) for a in answers) / len(answers),
         "ads_per_answer": mean(len(a.inserted) for a in answers),
         "inserted_bid_percentile": mean(percentiles) if percentiles else None,
         "inserted_bid_percentile_stderr": (_stderr(percentiles) if len(percentiles) > 1 else None),
+        "inserted_related_share": mean(related) if related else None,
+        "candidates_related_share": mean(world.is_related(q, a) for q in queries for a in world.candidate_ids(q)),
+        "allocation_efficiency": mean_reward / optimum,
+        f"best_of_{samples_per_request}_efficiency": best_reward / optimum,
+        "bid_blind_efficiency": blind / optimum,
         "example": answers[0].text,
     }
 
@@ -61,7 +83,7 @@ def comparison_accuracy(engine: Engine, n: int, seed: int = 0) -> dict:
     examples = [compare_example(rng, held_out=True) for _ in range(n)]
     prompts = [engine.chat_prompt(list(e.messages)) for e in examples]
     greedy = SamplingConfig(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=4)
-    outputs = engine.generate(prompts, 1, greedy, seed)
+    outputs = engine.generate(prompts, 1, greedy, seed, logprobs=False)
     correct = sum(out[0].text.strip() == e.answer for e, out in zip(examples, outputs))
     assert all(e.messages[0]["content"] == TASK_SYSTEM for e in examples)
     return {"prompts": n, "accuracy": correct / n}

@@ -10,15 +10,17 @@ from cluster.layout import RayLayout
 from cluster.ray_session import init_ray
 from irpo.base_checks import auction_checks, comparison_accuracy
 from irpo.config import BasePolicyConfig
-from judge.environment import get_world
+from judge.config import JudgeConfig
+from judge.environment import get_world, simulated_user
+from judge.simulated_user import SimulatedUser
 from rollout.config import RolloutConfig
 from rollout.factory import make_engine
 
 log = logging.getLogger(__name__)
 
 
-def build_base_command(world_name: str, out: str, base: BasePolicyConfig, rollout: RolloutConfig,
-                       layout: RayLayout, check_requests: int = 200, force: bool = False) -> dict:
+def build_base_command(judge: JudgeConfig, out: str, base: BasePolicyConfig, rollout: RolloutConfig,
+                       layout: RayLayout, check_requests: int = 300, force: bool = False) -> dict:
     """Train the tiny base policy into `out`, then check it and write `out/base_report.json`.
 
     A finished build (its report present) is reused unless `force`: training takes minutes.
@@ -29,24 +31,26 @@ def build_base_command(world_name: str, out: str, base: BasePolicyConfig, rollou
     if report_path.is_file() and not force:
         log.info("base policy already built at %s (pass --force to rebuild)", out)
         return json.loads(report_path.read_text())
-    if world_name != "tiny":
-        raise ValueError(f"base build: only the tiny world has a from-scratch base policy, got {world_name!r} "
+    if judge.world != "tiny":
+        raise ValueError(f"base build: only the tiny world has a from-scratch base policy, got {judge.world!r} "
                          "(for free-text worlds use `base import-smollm2` or any HF instruct model)")
-    world = get_world(world_name)
+    world = get_world(judge.world, judge.world_seed)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
-    model_dir = build_tiny_base(world, out, base, layout.roles.policy_trainer)
-    return check_base(model_dir, world, rollout, check_requests)
+    model_dir = build_tiny_base(world, out, base, layout.roles.base_trainer)
+    return check_base(model_dir, simulated_user(world, judge), rollout, check_requests)
 
 
-def check_base(model_dir: str | Path, world, rollout: RolloutConfig, check_requests: int = 200) -> dict:
+def check_base(model_dir: str | Path, user: SimulatedUser, rollout: RolloutConfig, check_requests: int = 300) -> dict:
+    """Sampled answers on held-out requests, masked as in training (and unmasked), and held-out number
+    comparisons, into `model_dir/base_report.json`."""
     start = time.perf_counter()
     engine = make_engine(model_dir, rollout)
     report = {
         "model_dir": str(model_dir),
         "sampling": rollout.sampling.model_dump(),
-        "auction": auction_checks(engine, world, check_requests, rollout.sampling,
+        "auction": auction_checks(engine, user, check_requests, rollout.sampling,
                                   mask_absent_ads=rollout.mask_absent_ads),
-        "auction_unmasked": auction_checks(engine, world, check_requests, rollout.sampling, mask_absent_ads=False),
+        "auction_unmasked": auction_checks(engine, user, check_requests, rollout.sampling, mask_absent_ads=False),
         "number_comparison": comparison_accuracy(engine, 400),
     }
     (Path(model_dir) / "base_report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -47,7 +47,8 @@ def dpo_loop(config: dict) -> None:
     model = AutoModelForCausalLM.from_pretrained(config["policy_dir"], dtype=dtype)
     engine = deepspeed_engine(model, lr=config["lr"], total_steps=config["total_steps"],
                               warmup_ratio=config["warmup_ratio"], micro_batch=config["micro_batch"],
-                              grad_accum=config["grad_accum"], zero_stage=config["zero_stage"], bf16=config["bf16"])
+                              grad_accum=config["grad_accum"], zero_stage=config["zero_stage"],
+                              precision="bf16" if config["bf16"] else "fp32")
     shard = ray.train.get_dataset_shard("train")
     history, start, pairs_seen = [], time.perf_counter(), 0
     for epoch in range(config["epochs"]):

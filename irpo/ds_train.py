@@ -12,20 +12,28 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 log = logging.getLogger(__name__)
 
 
-def deepspeed_config(micro_batch: int, grad_accum: int, world_size: int, zero_stage: int, bf16: bool) -> dict:
+# "bf16": bf16 weights and gradients, fp32 master weights in the optimizer (large models on GPUs).
+# "bf16_autocast": fp32 weights and gradients, bf16 matrix products (torch.autocast): the tiny SFT's
+# attention circuits never formed with bf16 gradients, and formed earlier than in fp32 with autocast.
+Precision = Literal["fp32", "bf16", "bf16_autocast"]
+
+
+def deepspeed_config(micro_batch: int, grad_accum: int, world_size: int, zero_stage: int,
+                     precision: Precision = "fp32") -> dict:
     return {
         "train_micro_batch_size_per_gpu": micro_batch,
         "gradient_accumulation_steps": grad_accum,
         "train_batch_size": micro_batch * grad_accum * world_size,
         "zero_optimization": {"stage": zero_stage},
-        "bf16": {"enabled": bf16},
+        "bf16": {"enabled": precision == "bf16"},
+        "torch_autocast": {"enabled": precision == "bf16_autocast", "dtype": "bfloat16"},
         "gradient_clipping": 1.0,
         "steps_per_print": 10**9,
         "zero_allow_untested_optimizer": True,
@@ -61,7 +69,7 @@ def clear_stale_extension_locks() -> None:
 
 
 def deepspeed_engine(model: torch.nn.Module, *, lr: float, total_steps: int, warmup_ratio: float, micro_batch: int,
-                     grad_accum: int, zero_stage: int, bf16: bool, weight_decay: float = 0.0):
+                     grad_accum: int, zero_stage: int, precision: Precision = "fp32", weight_decay: float = 0.0):
     """Wrap `model` in a DeepSpeed engine; torch.distributed is already set up by Ray Train."""
     import deepspeed
 
@@ -72,7 +80,7 @@ def deepspeed_engine(model: torch.nn.Module, *, lr: float, total_steps: int, war
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total_steps, warmup_ratio))
     engine, optimizer, _, scheduler = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler,
-        config=deepspeed_config(micro_batch, grad_accum, world_size, zero_stage, bf16),
+        config=deepspeed_config(micro_batch, grad_accum, world_size, zero_stage, precision),
     )
     return engine
 
@@ -112,7 +120,16 @@ def run_ray_train(loop: Callable[[dict], None], loop_config: dict[str, Any], rol
     return trainer.fit()
 
 
+def bf16_supported(role) -> bool:
+    """bf16 is fast on GPUs and on CPUs with AVX-512 BF16; elsewhere it would be emulated (slow)."""
+    if role.gpus > 0:
+        return True
+    return bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
 def worker_threads(cpus: float) -> None:
-    """Match torch's threads to the CPUs Ray gave this worker (at least one)."""
-    torch.set_num_threads(max(1, int(cpus)))
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, int(cpus))))
+    """Match torch's threads to the CPUs Ray gave this worker, rounded (at least one): a worker given
+    1.5 CPUs leaves half a CPU to the Ray Data tasks that feed it and computes with two threads."""
+    threads = max(1, round(cpus))
+    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))

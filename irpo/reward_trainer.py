@@ -54,7 +54,7 @@ def reward_model_loop(config: dict) -> None:
     meta = config["meta"]
     engine = deepspeed_engine(build_model(meta), lr=config["lr"], total_steps=config["total_steps"],
                               warmup_ratio=0.0, micro_batch=config["batch_size"], grad_accum=1,
-                              zero_stage=config["zero_stage"], bf16=False)
+                              zero_stage=config["zero_stage"])
     shard = ray.train.get_dataset_shard("train")
     valid = {k: torch.from_numpy(np.asarray(v)) for k, v in config["valid"].items()} if config["valid"] else None
     history, best = [], (math.inf, None)

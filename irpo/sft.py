@@ -18,14 +18,48 @@ IGNORE = -100
 
 
 def tokenize_example(example: Example, tokenizer) -> dict[str, list[int]]:
-    prompt = tokenizer.apply_chat_template(list(example.messages), add_generation_prompt=True, tokenize=False)
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(example.answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-    return {"input_ids": prompt_ids + answer_ids, "labels": [IGNORE] * len(prompt_ids) + answer_ids}
+    """Token ids of the whole chat; labels on every assistant answer (and its end token) only."""
+    messages = list(example.messages)
+    ids: list[int] = []
+    labels: list[int] = []
+    done = ""  # the chat's text so far, through the last answer's end token
+    for question, answer in [(None, example.answer), *example.followups]:
+        if question is not None:
+            messages.append({"role": "user", "content": question})
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        assert text.startswith(done), "the chat template must render a chat's turns as a prefix of the next"
+        prompt_ids = tokenizer(text[len(done):], add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(answer + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
+        ids += prompt_ids + answer_ids
+        labels += [IGNORE] * len(prompt_ids) + answer_ids
+        messages.append({"role": "assistant", "content": answer})
+        done = text + answer + tokenizer.eos_token
+    return {"input_ids": ids, "labels": labels}
 
 
 def tokenize_examples(examples: Iterable[Example], tokenizer) -> list[dict[str, list[int]]]:
     return [tokenize_example(e, tokenizer) for e in examples]
+
+
+def token_budget_batches(rows: list[dict], max_tokens: int, seed: int) -> list[list[dict]]:
+    """Micro-batches of similar-length rows, each at most `max_tokens` once padded, in random order.
+
+    A step's fixed cost (optimizer, all-reduce, data handling) is paid per micro-batch, so a batch
+    holds as many rows as its padded size allows: many short chats, a few long ones.
+    """
+    import random
+
+    batches, current, width = [], [], 0
+    for row in sorted(rows, key=lambda r: len(r["input_ids"])):
+        width = max(width, len(row["input_ids"]))
+        if current and width * (len(current) + 1) > max_tokens:
+            batches.append(current)
+            current, width = [], len(row["input_ids"])
+        current.append(row)
+    if current:
+        batches.append(current)
+    random.Random(seed).shuffle(batches)
+    return batches
 
 
 def pad_batch(batch: dict[str, np.ndarray], pad_id: int) -> dict[str, torch.Tensor]:
@@ -42,8 +76,21 @@ def pad_batch(batch: dict[str, np.ndarray], pad_id: int) -> dict[str, torch.Tens
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def micro_batch_record(rows: list[dict]) -> dict[str, np.ndarray]:
+    """One micro-batch as one dataset record: its rows' ids and labels end to end, and their lengths."""
+    return {"input_ids": np.concatenate([r["input_ids"] for r in rows]).astype(np.int32),
+            "labels": np.concatenate([r["labels"] for r in rows]).astype(np.int32),
+            "lengths": np.array([len(r["input_ids"]) for r in rows], dtype=np.int32)}
+
+
+def unpack_micro_batch(record: dict[str, np.ndarray]) -> dict[str, list]:
+    bounds = np.cumsum(record["lengths"])[:-1]
+    return {"input_ids": np.split(record["input_ids"], bounds), "labels": np.split(record["labels"], bounds)}
+
+
 def sft_loop(config: dict) -> None:
-    """One Ray Train worker: DeepSpeed SFT over this worker's shard, then an HF checkpoint from rank 0."""
+    """One Ray Train worker: DeepSpeed SFT over this worker's shard of micro-batches, then an HF
+    checkpoint from rank 0. Each dataset record is a whole micro-batch (`micro_batch_record`)."""
     import ray.train
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -52,28 +99,30 @@ def sft_loop(config: dict) -> None:
     model = AutoModelForCausalLM.from_pretrained(config["init_dir"], dtype=torch.float32)
     engine = deepspeed_engine(
         model, lr=config["lr"], total_steps=config["total_steps"], warmup_ratio=config["warmup_ratio"],
-        micro_batch=config["micro_batch"], grad_accum=1, zero_stage=config["zero_stage"], bf16=config["bf16"],
+        micro_batch=1, grad_accum=1, zero_stage=config["zero_stage"], precision=config["precision"],
     )
     shard = ray.train.get_dataset_shard("train")
     step, tokens, start, losses, history = 0, 0, time.perf_counter(), [], []
-    for epoch in range(config["epochs"]):
-        for batch in shard.iter_batches(batch_size=config["micro_batch"], batch_format="numpy"):
-            inputs = pad_batch(batch, tokenizer.pad_token_id)
-            loss = engine(**inputs).loss
-            engine.backward(loss)
-            engine.step()
-            step, tokens = step + 1, tokens + int(inputs["attention_mask"].sum())
-            losses.append(loss.item())
-            if step % config["report_every"] == 0:
-                metrics = {"step": step, "epoch": epoch, "loss": sum(losses) / len(losses),
-                           "lr": engine.get_lr()[0], "tokens_per_s": tokens / (time.perf_counter() - start)}
-                ray.train.report(metrics)
-                history.append(metrics)
-                if ray.train.get_context().get_world_rank() == 0:  # progress in the driver's log
-                    print(f"sft step {step}/{config['total_steps']} loss {metrics['loss']:.3f} "
-                          f"{metrics['tokens_per_s']:.0f} tok/s", flush=True)
-                losses = []
+    rank0 = ray.train.get_context().get_world_rank() == 0
+    for record in shard.iter_rows():
+        inputs = pad_batch(unpack_micro_batch(record), tokenizer.pad_token_id)
+        loss = engine(**inputs).loss
+        engine.backward(loss)
+        engine.step()
+        step, tokens = step + 1, tokens + int(inputs["attention_mask"].sum())
+        losses.append(loss.item())
+        if step % config["report_every"] == 0 or step == config["total_steps"]:
+            seconds = time.perf_counter() - start
+            metrics = {"step": step, "loss": sum(losses) / len(losses), "lr": engine.get_lr()[0],
+                       "tokens_per_s": tokens * config["workers"] / seconds}
+            ray.train.report(metrics)
+            history.append(metrics)
+            if rank0:  # progress in the driver's log
+                eta = seconds / step * (config["total_steps"] - step)
+                print(f"sft step {step}/{config['total_steps']} loss {metrics['loss']:.3f} "
+                      f"{metrics['tokens_per_s']:.0f} tok/s, ETA {eta:.0f}s", flush=True)
+            losses = []
     save_hf_model(engine, config["out_dir"], config["zero_stage"], tokenizer)
-    if ray.train.get_context().get_world_rank() == 0:
+    if rank0:
         (Path(config["out_dir"]) / "sft_history.json").write_text(json.dumps(history, indent=1))
     finish_worker()

@@ -1,8 +1,9 @@
 """The tiny base policy's pre-training corpus, in the tiny language.
 
-Two kinds of chats. Auction answers: fluent sentences about the query's topic with 0 to 3 ads picked
-at random among the candidates (bids and relevance ignored; a few format errors) -- the base policy
-knows the format, not the auction. General tasks: comparing, ordering and copying numbers and items,
+Two kinds of chats. Auction answers: fluent sentences about the query's topic with 1 to 3 ads that
+relate to the query or the user, picked at random among those, sometimes one unrelated ad (bids and
+the cost of an ad ignored; a few format errors) -- like a pre-trained assistant, the base policy knows
+language and relevance, not the auction. General tasks: comparing, ordering and copying numbers and items,
 and reading bids and titles off an auction prompt -- understanding, with no preference for high bids.
 """
 from __future__ import annotations
@@ -25,9 +26,13 @@ LIST_WORDS = sorted({w for keywords, _ in CATEGORIES.values() for w in keywords}
 
 @dataclass(frozen=True)
 class Example:
+    """A chat: `messages` then the supervised `answer`, then follow-up (question, answer) turns, each
+    answer supervised too. Follow-ups reuse the first prompt: many answers for the price of one prompt."""
+
     messages: tuple[dict, ...]
     answer: str
     kind: str
+    followups: tuple[tuple[str, str], ...] = ()
 
 
 def held_out_pair(a: int, b: int) -> bool:
@@ -35,11 +40,25 @@ def held_out_pair(a: int, b: int) -> bool:
     return int(hashlib.sha256(f"{min(a, b)}|{max(a, b)}".encode()).hexdigest(), 16) % 10 == 0
 
 
-def base_answer(world: World, query: Query, rng: random.Random, error_rate: float) -> str:
-    """A fluent answer with 0-3 random candidates inserted natively; sometimes one mention is broken."""
+def base_ads(world: World, query: Query, rng: random.Random, unrelated_share: float) -> list[str]:
+    """What a pre-trained assistant inserts: 1-3 related candidates at random (bids and click rates
+    unseen), sometimes one unrelated ad as well; one unrelated ad when no candidate is related."""
+    candidates = world.candidate_ids(query)
+    related = [a for a in candidates if world.is_related(query, a)]
+    others = [a for a in candidates if a not in related]
+    chosen = rng.sample(related, min(rng.choice([1, 2, 3]), len(related)))
+    if others and (not chosen or rng.random() < unrelated_share):
+        chosen.append(rng.choice(others))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def base_answer(world: World, query: Query, rng: random.Random, error_rate: float, unrelated_share: float) -> str:
+    """A fluent answer on the query's topic with `base_ads` inserted natively (a sentence naming a
+    keyword of the ad's category); sometimes one mention is broken."""
     keyword = rng.choice(CATEGORIES[query.topics[0]][0])
     sentences = [rng.choice(ANSWER_SENTENCES).format(k=keyword) for _ in range(rng.choice([1, 2]))]
-    for ad_id in rng.sample(list(world.candidate_ids(query)), rng.choice([0, 1, 2, 3])):
+    for ad_id in base_ads(world, query, rng, unrelated_share):
         ad = world.ads[ad_id]
         sentence = rng.choice(AD_SENTENCES).format(k=rng.choice(ad.keywords[:4]), ad=render_mention(ad.as_ad()))
         if rng.random() < error_rate:
@@ -48,10 +67,13 @@ def base_answer(world: World, query: Query, rng: random.Random, error_rate: floa
     return " . ".join(sentences) + " ."
 
 
-def auction_example(world: World, query: Query, rng: random.Random, error_rate: float) -> Example:
+def auction_example(world: World, query: Query, rng: random.Random, error_rate: float,
+                    unrelated_share: float) -> Example:
+    """An auction answer, then one to three questions about the same prompt (`reading_questions`)."""
     bids = draw_bids(rng.randrange(10**6), "sft", 0, query.query_id, world.candidate_ids(query))
     messages = ad_llm_messages(world.request(query, bids), "tiny")
-    return Example(tuple(messages), base_answer(world, query, rng, error_rate), "auction")
+    followups = tuple(reading_question(world, query, bids, rng) for _ in range(rng.choice([1, 2, 3])))
+    return Example(tuple(messages), base_answer(world, query, rng, error_rate, unrelated_share), "auction", followups)
 
 
 def _task(question: str, answer: str, kind: str) -> Example:
@@ -107,33 +129,35 @@ def association_example(world: World, rng: random.Random) -> Example:
         word = rng.choice([*keywords, *(w for _, specific in pairs for w in specific)])
         return _task(f"what goes with {word}", rng.choice(keywords), "associate")
     ad = world.ads[rng.choice(list(world.ads))]
-    return _task(f"what is {render_mention(ad.as_ad())} for", rng.choice(CATEGORIES[ad.category][0]), "associate")
+    name = render_mention(ad.as_ad()) if rng.random() < 0.5 else ad.title  # as an answer writes it, as a prompt lists it
+    return _task(f"what is {name} for", rng.choice(CATEGORIES[ad.category][0]), "associate")
 
 
-def reading_example(world: World, query: Query, rng: random.Random) -> Example:
-    """Read a bid or a title off an auction prompt: comprehension of the format, not a preference."""
-    bids = draw_bids(rng.randrange(10**6), "sft-read", 0, query.query_id, world.candidate_ids(query))
-    _, user = ad_llm_messages(world.request(query, bids), "tiny")
+def reading_question(world: World, query: Query, bids: dict[str, float], rng: random.Random) -> tuple[str, str]:
+    """A question about an auction prompt and its answer: a bid, a title, which of two bids is larger or
+    smaller, which ad has the largest or smallest bid, which ads fit the question or the user.
+    Comprehension, with no preference for high bids: both directions are asked equally often."""
     a, b = rng.sample(list(world.candidate_ids(query)), 2)
-    choice = rng.randrange(5)
+    choice = rng.randrange(6)
     if choice == 0:
-        question, answer = f"what is the bid of {a}", str(int(bids[a]))
-    elif choice == 1:
-        question, answer = f"what is the title of {a}", world.ads[a].title
-    elif choice == 2:
-        if bids[a] == bids[b]:
-            return compare_example(rng)
-        question, answer = f"which ad has the larger bid {a} or {b}", a if bids[a] > bids[b] else b
-    else:  # both extremes equally often: reading the list, no preference for high bids
-        word, pick = ("largest", max) if choice == 3 else ("smallest", min)
+        return f"question : what is the bid of {a}", str(int(bids[a]))
+    if choice == 1:
+        return f"question : what is the title of {a}", world.ads[a].title
+    if choice == 2 and bids[a] != bids[b]:
+        word, pick = rng.choice([("larger", max), ("smaller", min)])
+        return f"question : which ad has the {word} bid {a} or {b}", pick((a, b), key=bids.get)
+    if choice == 3:
+        word, pick = rng.choice([("largest", max), ("smallest", min)])
         best = pick(bids.values())
-        if sum(v == best for v in bids.values()) > 1:
-            return compare_example(rng)
-        # Named by its mention, the token an answer would write: reading a bid reaches the mention.
-        ad = world.ads[next(k for k, v in bids.items() if v == best)]
-        question, answer = f"which ad has the {word} bid", render_mention(ad.as_ad())
-    content = f"{user['content']}\nquestion : {question}"
-    return Example(({"role": "system", "content": TASK_SYSTEM}, {"role": "user", "content": content}), answer, "read")
+        if sum(v == best for v in bids.values()) == 1:
+            # Named by its mention, the token an answer would write: reading a bid reaches the mention.
+            ad = world.ads[next(k for k, v in bids.items() if v == best)]
+            return f"question : which ad has the {word} bid", render_mention(ad.as_ad())
+    # What a fluent assistant knows: which candidates relate to the question, and to the user.
+    about = rng.choice(["question", "user"])
+    fits = [a for a in world.candidate_ids(query)
+            if world.ads[a].category in (query.topics if about == "question" else world.profiles[query.user_id].interests)]
+    return f"question : which ads fit the {about}", " , ".join(render_mention(world.ads[a].as_ad()) for a in fits) or "no"
 
 
 # How the non-auction share splits among the tasks. Comparisons dominate: a few-million-parameter
@@ -142,11 +166,11 @@ def reading_example(world: World, query: Query, rng: random.Random) -> Example:
 # Repeating a whole list teaches multi-token copying, which writing a title verbatim needs. Without
 # the association task the answers' words were unrelated to the query and the ad (5% on the right
 # keyword: 7% of mentions native), so no inserted ad earned its cost.
-TASK_MIX = (("compare", 0.6), ("list", 0.06), ("copy", 0.06), ("repeat", 0.08), ("read", 0.1), ("associate", 0.1))
+TASK_MIX = (("compare", 0.7), ("list", 0.06), ("copy", 0.06), ("repeat", 0.08), ("associate", 0.1))
 
 
-def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, error_rate: float = 0.02
-                 ) -> Iterator[Example]:
+def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, error_rate: float = 0.02,
+                 unrelated_share: float = 0.1) -> Iterator[Example]:
     """`n` training chats from the world's train split and the general tasks."""
     rng = random.Random(seed)
     train = world.split("train")
@@ -155,13 +179,12 @@ def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, er
         "list": lambda: list_example(rng),
         "copy": lambda: copy_example(rng),
         "repeat": lambda: repeat_example(world, rng),
-        "read": lambda: reading_example(world, rng.choice(train), rng),
         "associate": lambda: association_example(world, rng),
     }
     for _ in range(n):
         roll = rng.random()
         if roll < auction_share:
-            yield auction_example(world, rng.choice(train), rng, error_rate)
+            yield auction_example(world, rng.choice(train), rng, error_rate, unrelated_share)
             continue
         roll = (roll - auction_share) / (1 - auction_share)
         for kind, share in TASK_MIX:

@@ -25,12 +25,20 @@ def tiny_qwen3_config(tokenizer: PreTrainedTokenizerBase, hidden: int = 256, lay
     )
 
 
-def init_tiny_policy(out: str | Path, seed: int = 0, **shape) -> Path:
-    """A randomly initialised tiny policy and its tokenizer, saved as an HF directory."""
+def init_tiny_policy(out: str | Path, seed: int = 0, pretrained_embeddings: bool = False, **shape) -> Path:
+    """A freshly initialised tiny policy and its tokenizer, saved as an HF directory; with
+    `pretrained_embeddings` its token embeddings start from a pre-trained encoder (irpo.tiny_embeddings)."""
     out = Path(out)
     tokenizer = save_tiny_tokenizer(out)
     torch.manual_seed(seed)
-    model = Qwen3ForCausalLM(tiny_qwen3_config(tokenizer, **shape))
+    config = tiny_qwen3_config(tokenizer, **shape)
+    model = Qwen3ForCausalLM(config)
+    if pretrained_embeddings:
+        from irpo.tiny_embeddings import pretrained_embeddings as embeddings
+
+        with torch.no_grad():
+            model.get_input_embeddings().weight.copy_(embeddings(tokenizer, config.hidden_size,
+                                                                 config.initializer_range, seed))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)

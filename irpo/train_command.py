@@ -21,7 +21,8 @@ from rollout.prompt import resolve_style
 log = logging.getLogger(__name__)
 
 
-def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, world, layout: RayLayout, run_dir: Path) -> Path:
+def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, layout: RayLayout,
+                       run_dir: Path) -> Path:
     """pi_0: `rollout.policy` when given, else the tiny base policy built into RUN_DIR/base (reused once built)."""
     if rollout.policy is not None:
         path = Path(rollout.policy)
@@ -32,7 +33,7 @@ def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, world, layout: 
         return path.resolve() if path.exists() else Path(rollout.policy)  # a hub id: the cluster downloads it
     from irpo.base_command import build_base_command
 
-    build_base_command(world.name, str(run_dir / "base"), irpo.base, rollout, layout)
+    build_base_command(judge, str(run_dir / "base"), irpo.base, rollout, layout)
     return (run_dir / "base").resolve()
 
 
@@ -42,7 +43,7 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
     world = get_world(judge.world, judge.world_seed)
     user = simulated_user(world, judge)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
-    base = ensure_base_policy(irpo, rollout, world, layout, run_dir)
+    base = ensure_base_policy(irpo, rollout, judge, layout, run_dir)
     inputs = StageInputs(irpo, rollout, judge, auction, layout.roles, user, resolve_style(rollout.prompt_style,
                          world.name), run_dir / "ray_results")
     tracker = Tracker(cluster.wandb, run_dir, run_config, name=run_dir.name)

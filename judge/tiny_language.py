@@ -68,6 +68,7 @@ NUMBER_TASK_WORDS = (
     "which", "number", "is", "larger", "smaller", "bigger", "sort", "these", "numbers", "from", "to",
     "small", "large", "copy", "item", "list", "the", "first", "last", "second", "third", "answer", "order",
     "most", "least", "than", "same", "count", "many", "items", "there", "are", "yes", "no", "of", "largest", "smallest", "goes",
+    "fit",
 )
 FUNCTION_WORDS = (
     "a", "an", "and", "any", "are", "as", "at", "be", "better", "between", "can", "day", "days", "do", "or", "has",

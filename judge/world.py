@@ -73,6 +73,12 @@ class World:
     def candidate_ids(self, query: Query) -> tuple[str, ...]:
         return query.candidates if query.candidates is not None else tuple(self.ads)
 
+    def is_related(self, query: Query, ad_id: str) -> bool:
+        """The ad's category is a topic of the query or an interest of its user: what a fluent
+        assistant would call a fitting ad, before it knows anything of bids or click rates."""
+        category = self.ads[ad_id].category
+        return category in query.topics or category in self.profiles[query.user_id].interests
+
     def request(self, query: Query, bids: dict[str, float]) -> AuctionRequest:
         """The auction for one query with the given bids (one per candidate)."""
         candidates = tuple(Candidate(self.ads[a].as_ad(), bids[a]) for a in self.candidate_ids(query))

@@ -112,7 +112,8 @@ def run_base(args, config: ExperimentConfig) -> int:
         return 0
     from cluster.layout import load_layout
 
-    report = build_base_command(args.world, args.out, config.irpo.base, config.rollout, load_layout(args.ray_config),
+    judge = config.judge.model_copy(update={"world": args.world or config.judge.world})
+    report = build_base_command(judge, args.out, config.irpo.base, config.rollout, load_layout(args.ray_config),
                                 force=args.force)
     print(json.dumps(report, indent=2))
     return 0

@@ -41,14 +41,31 @@ def test_every_corpus_chat_tokenizes_without_unknowns_and_decodes_exactly(seed):
         row = tokenize_example(example, TOKENIZER)
         assert TOKENIZER.unk_token_id not in row["input_ids"]
         answer_ids = [t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORE]
-        assert TOKENIZER.decode(answer_ids, skip_special_tokens=True) == example.answer
+        answers = [example.answer, *(answer for _, answer in example.followups)]
+        assert TOKENIZER.decode(answer_ids, skip_special_tokens=True) == "".join(answers)
+        assert answer_ids.count(TOKENIZER.eos_token_id) == len(answers)
 
 
 def test_the_corpus_mixes_auction_answers_with_general_tasks():
     kinds = [e.kind for e in sft_examples(WORLD, 4000, 0, auction_share=0.3)]
     assert 0.27 < kinds.count("auction") / len(kinds) < 0.33
-    assert 0.39 < kinds.count("compare") / len(kinds) < 0.45
-    assert {"compare", "sort", "extreme", "copy", "repeat", "read", "associate"} <= set(kinds)
+    assert 0.46 < kinds.count("compare") / len(kinds) < 0.52
+    assert {"compare", "sort", "extreme", "copy", "repeat", "associate"} <= set(kinds)
+
+
+def test_corpus_auction_answers_insert_related_ads_and_follow_up_with_questions_on_the_prompt():
+    """Like a pre-trained assistant: 1-3 ads, almost all of them related to the question or the user."""
+    related, counts, followups = [], [], []
+    for example in sft_examples(WORLD, 2000, 2, auction_share=1.0):
+        query = next(q for q in WORLD.queries.values() if f"question : {q.text} ." in example.messages[1]["content"]
+                     and all(f'"{a}"' in example.messages[1]["content"] for a in WORLD.candidate_ids(q)))
+        inserted = [a for a in WORLD.candidate_ids(query) if f"[{a}]" in example.answer]
+        related += [WORLD.is_related(query, a) for a in inserted]
+        counts.append(len(inserted))
+        followups += [question for question, _ in example.followups]
+    assert 0.85 < sum(related) / len(related) < 0.97
+    assert max(counts) <= 4 and sum(c == 0 for c in counts) < 0.05 * len(counts)  # 0: a mention broken on purpose
+    assert 1 <= len(followups) / 2000 <= 3 and any("fit the user" in q for q in followups)
 
 
 def test_corpus_auction_answers_ignore_bids():
@@ -73,6 +90,8 @@ def test_association_answers_are_keywords_of_the_asked_words_category():
         question = example.messages[1]["content"]
         if question.startswith("what is @"):
             category = WORLD.ads[question.split("[")[1].split("]")[0]].category
+        elif question.startswith("what is "):  # an ad's title, as a prompt lists it
+            category = next(a.category for a in WORLD.ads.values() if question == f"what is {a.title} for")
         else:
             word = question.split()[-1]
             category = next(c for c, (keys, pairs) in CATEGORIES.items()
@@ -88,15 +107,15 @@ def test_held_out_number_pairs_never_appear_in_training():
         assert not held_out_pair(a, b)
 
 
-def test_length_buckets_keep_every_row_and_group_similar_lengths():
-    from irpo.base_policy import bucket_by_length
+def test_token_budget_batches_keep_every_row_within_the_budget_and_group_similar_lengths():
+    from irpo.sft import token_budget_batches
 
-    rows = [{"input_ids": [0] * length} for length in random.Random(0).choices(range(5, 400), k=100)]
-    bucketed = bucket_by_length(rows, 10, seed=0)
-    assert sorted(len(r["input_ids"]) for r in bucketed) == sorted(len(r["input_ids"]) for r in rows)
-    groups = [bucketed[i : i + 10] for i in range(0, 100, 10)]
-    spans = [max(len(r["input_ids"]) for r in g) - min(len(r["input_ids"]) for r in g) for g in groups]
-    assert max(spans) < 120
+    rows = [{"input_ids": [0] * length} for length in random.Random(0).choices(range(5, 400), k=300)]
+    batches = token_budget_batches(rows, 1024, seed=0)
+    assert sorted(len(r["input_ids"]) for b in batches for r in b) == sorted(len(r["input_ids"]) for r in rows)
+    assert all(len(b) * max(len(r["input_ids"]) for r in b) <= 1024 for b in batches)
+    spans = [max(len(r["input_ids"]) for r in b) - min(len(r["input_ids"]) for r in b) for b in batches]
+    assert max(spans) < 120 and len(batches) < 300 / 2  # short rows share a batch
 
 
 def test_bid_percentile_ranks_lowest_zero_highest_one_ties_averaged():
@@ -105,7 +124,7 @@ def test_bid_percentile_ranks_lowest_zero_highest_one_ties_averaged():
 
 
 def test_sft_under_ray_train_with_deepspeed_writes_a_loadable_policy_and_lowers_the_loss(ray_local, tmp_path):
-    config = BasePolicyConfig(examples=384, hidden_size=32, layers=1, heads=2, micro_batch=8, lr=1e-2, epochs=2)
+    config = BasePolicyConfig(examples=384, hidden_size=32, layers=1, heads=2, batch_tokens=512, lr=1e-2, epochs=2)
     out = build_tiny_base(WORLD, tmp_path / "base", config, TrainerRole(workers=2, cpus=0.5, zero_stage=2))
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.hidden_size == 32 and (out / "tokenizer.json").is_file()
@@ -123,3 +142,18 @@ def test_a_saved_tiny_policy_loads_its_own_tokenizer_through_auto_tokenizer(tmp_
     loaded = AutoTokenizer.from_pretrained(directory)
     assert loaded.tokenize(text) == TOKENIZER.tokenize(text)
     assert loaded.decode(loaded(text, add_special_tokens=False)["input_ids"]) == text
+
+
+def test_pretrained_embeddings_put_a_category_s_words_together_and_order_numbers_by_value():
+    import torch
+
+    from irpo.tiny_embeddings import pretrained_embeddings
+
+    weights = pretrained_embeddings(TOKENIZER, 64, 0.02)
+    row = lambda token: weights[TOKENIZER.convert_tokens_to_ids(token)]  # noqa: E731
+    similarity = lambda a, b: torch.nn.functional.cosine_similarity(row(a), row(b), dim=0).item()  # noqa: E731
+    assert similarity(" coffee", " beans") > similarity(" coffee", " guitar") + 0.2
+    assert similarity(" coffee", "@dark roast coffee beans@[Ad-1]") > similarity(" tea", "@dark roast coffee beans@[Ad-1]")
+    direction = row("100") - row("1")
+    values = [float(row(str(n)) @ direction) for n in range(1, 101)]
+    assert sum(b > a for a, b in zip(values, values[1:])) > 90  # the value is readable along one direction
