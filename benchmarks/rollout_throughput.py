@@ -16,7 +16,6 @@ from judge.environment import build_world
 from rollout.config import SamplingConfig, VLLMConfig
 from rollout.hf_engine import HFEngine
 from rollout.prompt import ad_llm_messages
-from rollout.vllm_engine import VLLMEngine
 
 
 def prompts_for(engine, world_name: str, count: int) -> list[str]:
@@ -44,6 +43,8 @@ def compare(model_dir: str, world: str, count: int, n: int, max_tokens: int, dty
     hf_rate, hf_tokens = tokens_per_second(hf, prompts, n, sampling)
     del hf
     gc.collect()
+    from rollout.vllm_engine import VLLMEngine  # here, so GPU boxes without vLLM can import this module
+
     vllm = VLLMEngine(model_dir, VLLMConfig(dtype=dtype))
     vllm_rate, vllm_tokens = tokens_per_second(vllm, prompts, n, sampling)
     return (f"| {model_dir.rstrip('/').split('/')[-1]} | {world} | {count} x {n} | {max_tokens} | {hf_rate:,.0f} "

@@ -1,6 +1,8 @@
 """IRPO section: the reward model, DPO, and the alternating loop (METHOD.md sections 3 and 4)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from auction.strict_config import StrictModel
@@ -31,10 +33,24 @@ class DPOConfig(StrictModel):
     # 3e-4 flipped the tiny policy from some ads to none in 20 steps (margin 2.4; docs/EXPERIMENTS.md).
     lr: float = Field(5e-5, gt=0, description="tiny model from scratch; the paper's 1e-6 is for Qwen3-4B")
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    batch_size: int = Field(32, ge=1, description="pairs per optimizer step, all workers together")
-    micro_batch_size: int = Field(8, ge=1, description="pairs per worker per forward pass")
+    batch_size: int = Field(32, ge=1, description="prompts (a winner and its losers each) per optimizer step, "
+                            "all workers together")
+    micro_batch_size: int = Field(8, ge=1, description="prompts per worker per forward pass")
     epochs: int = Field(2, ge=1, description="passes over one phase's pairs")
     bf16: bool = Field(True, description="used where the hardware supports it (GPUs); CPUs train in fp32")
+
+
+class SFTConfig(StrictModel):
+    """Supervised fine-tuning under Ray Train + DeepSpeed (the base build, the behaviour-cloning ceiling)."""
+
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(1e-3, gt=0, description="2e-3 and 4e-3 learnt to read the prompt later (docs/EXPERIMENTS.md)")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    batch_tokens: int = Field(1024, ge=64, description="padded tokens per optimizer step, all workers together "
+                              "(many small steps: fewer, larger ones left the model unable to pick related ads)")
+    bf16: bool = Field(True, description="bf16 matrix products (autocast; weights and gradients stay fp32) where the "
+                       "hardware has them (GPUs, CPUs with AVX-512 BF16: 1.2x faster here); fp32 elsewhere")
+    seed: int = 0
 
 
 class BasePolicyConfig(StrictModel):
@@ -49,14 +65,14 @@ class BasePolicyConfig(StrictModel):
     auction_share: float = Field(0.4, ge=0, lt=1, description="share of auction chats; the rest general tasks")
     unrelated_share: float = Field(0.1, ge=0, le=1, description="auction answers that add one unrelated ad")
     format_error_rate: float = Field(0.02, ge=0, le=1, description="mentions broken on purpose in the corpus")
-    epochs: int = Field(1, ge=1)
-    lr: float = Field(1e-3, gt=0, description="2e-3 and 4e-3 learnt to read the prompt later (docs/EXPERIMENTS.md)")
-    warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    batch_tokens: int = Field(1024, ge=64, description="padded tokens per optimizer step, all workers together "
-                              "(many small steps: fewer, larger ones left the model unable to pick related ads)")
-    bf16: bool = Field(True, description="bf16 matrix products (autocast; weights and gradients stay fp32) where the "
-                       "hardware has them (GPUs, CPUs with AVX-512 BF16: 1.2x faster here); fp32 elsewhere")
-    seed: int = 0
+    sft: SFTConfig = SFTConfig()
+
+
+class CeilingConfig(StrictModel):
+    """Behaviour cloning of the optimal allocation: how far the policy model itself can go."""
+
+    bid_draws: int = Field(12, ge=1, description="fresh bid draws per training query, each answered optimally")
+    sft: SFTConfig = SFTConfig(epochs=2, lr=5e-4, warmup_ratio=0.02)
 
 
 class EvaluationConfig(StrictModel):
@@ -81,9 +97,12 @@ class IRPOConfig(StrictModel):
     reward_samples_per_query: int = Field(10, ge=1, description="answers per query in the reward phase")
     policy_samples_per_query: int = Field(5, ge=2, description="M, answers ranked per query")
     delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")
-    oracle: bool = Field(False, description="use the judge's clicks in R instead of the pCTR model")
+    reward: Literal["pctr", "clicks", "exact"] = Field(
+        "pctr", description="click probabilities in R: the pCTR model (the method), the judge's realised clicks "
+        "(the paper's Oracle), or the simulated user's exact probabilities (a diagnostic)")
     seed: int = 0
     evaluation: EvaluationConfig = EvaluationConfig()
     base: BasePolicyConfig = BasePolicyConfig()
+    ceiling: CeilingConfig = CeilingConfig()
     reward_model: RewardModelConfig = RewardModelConfig()
     dpo: DPOConfig = DPOConfig()

@@ -72,7 +72,7 @@ class IRPODriver:
         timings = {"samples": store.result(self._stage_name(epoch, "samples"))["seconds"]}
         rm_dir = None
         record = {"epoch": epoch}
-        if not inputs.irpo.oracle:
+        if inputs.irpo.reward == "pctr":
             rm_name = self._stage_name(epoch, "reward_model")
             previous = store.path(self._stage_name(epoch - 1, "reward_model")) if epoch > 1 else None
             rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out, previous))
@@ -87,7 +87,7 @@ class IRPODriver:
                          step_of(epoch, "pairs"))
         policy_name = self._stage_name(epoch, "policy")
         trained = store.run(policy_name, lambda out: policy_stage(inputs, store.path(pairs_name),
-                                                                  pairs["result"]["pairs"], policy, out))
+                                                                  pairs["result"]["prompts"], policy, out))
         timings["policy"], record["dpo"] = trained["seconds"], trained["result"]
         self.tracker.log({f"dpo/{k}": v for k, v in _flat(trained["result"]).items()}
                          | {"time/policy_s": trained["seconds"]}, step_of(epoch, "policy"))

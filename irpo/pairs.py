@@ -1,8 +1,10 @@
-"""Policy phase data: score each sampled answer with R, pick winner vs losers, attach reference log-probs.
+"""Policy phase data: score each sampled answer with R, pick each prompt's winner and losers, attach
+reference log-probs.
 
-R(y) = sum_i b_i p_i(y) - lambda s_resp(y), with p_i from the pCTR model (or, for the Oracle variant,
-the judge's clicks). Per prompt the winner is the argmax; the losers are the answers more than
-delta_th below it, each pair weighted 1/|S| (METHOD.md section 4).
+R(y) = sum_i b_i p_i(y) - lambda s_resp(y), with p_i from the configured reward source. Per prompt the
+winner is the argmax; the losers are the answers more than delta_th below it (METHOD.md section 4).
+A prompt with losers is one training record (`Preference`): its winner is scored once for all its
+losers, and the loss weighs each prompt the same (1/|S| per loser) whatever the batching.
 """
 from __future__ import annotations
 
@@ -18,11 +20,10 @@ from auction.reward import response_cost
 
 
 @dataclass(frozen=True)
-class Pair:
+class Preference:
     request_id: str
     chosen: int  # sample index of the winner
-    rejected: int
-    weight: float  # 1 / |S| of this prompt
+    rejected: tuple[int, ...]  # sample indices of the losers
 
 
 def answer_rewards(samples: pd.DataFrame, clicks: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
@@ -37,20 +38,53 @@ def answer_rewards(samples: pd.DataFrame, clicks: pd.DataFrame, auction: Auction
     return value - auction.penalty_weight * penalty
 
 
-def build_pairs(request_ids, samples, rewards, delta_th: float) -> list[Pair]:
-    """Winner vs every loser more than `delta_th` below it; prompts without a loser give nothing."""
+def build_preferences(request_ids, samples, rewards, delta_th: float) -> list[Preference]:
+    """Winner vs every answer more than `delta_th` below it; prompts without a loser give nothing.
+    Ties for the best go to the lowest sample index."""
     table = pd.DataFrame({"request_id": request_ids, "sample": samples, "reward": rewards})
-    pairs = []
+    preferences = []
     for request_id, group in table.groupby("request_id", sort=True):
         group = group.sort_values("sample")
         best = group.loc[group["reward"].idxmax()]
         losers = group[group["reward"] < best["reward"] - delta_th]
-        pairs += [Pair(str(request_id), int(best["sample"]), int(s), 1.0 / len(losers)) for s in losers["sample"]]
-    return pairs
+        if len(losers):
+            preferences.append(Preference(str(request_id), int(best["sample"]), tuple(int(s) for s in losers["sample"])))
+    return preferences
+
+
+def group_tensors(batch: dict, pad_id: int):
+    """A micro-batch of preference records as one padded batch: every winner, then every loser.
+
+    Returns (tensors for completion_logprobs, the prompt index of each loser, each sequence's rules)."""
+    import torch
+
+    sequences, spans, group, rules = [], [], [], {"banned": [], "once": []}
+    records = range(len(batch["prompt_ids"]))
+    order = [(g, list(batch["chosen_ids"][g])) for g in records]
+    order += [(g, list(r)) for g in records for r in batch["rejected_ids"][g]]
+    for index, (g, completion) in enumerate(order):
+        prompt = list(batch["prompt_ids"][g])
+        sequences.append(prompt + completion)
+        spans.append((len(prompt), len(prompt) + len(completion)))
+        if index >= len(records):
+            group.append(g)
+        rules["banned"].append([int(t) for t in batch["banned"][g]])
+        rules["once"].append([int(t) for t in batch["once"][g]])
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    completion_mask = torch.zeros_like(ids)
+    for row, (sequence, (start, end)) in enumerate(zip(sequences, spans)):
+        ids[row, : len(sequence)] = torch.tensor(sequence)
+        attention[row, : len(sequence)] = 1
+        completion_mask[row, start:end] = 1
+    tensors = {"input_ids": ids, "attention_mask": attention, "completion_mask": completion_mask}
+    return tensors, torch.tensor(group, dtype=torch.long), rules
 
 
 class ReferenceLogprobs:
-    """`map_batches` actor: log pi_ref of chosen and rejected completions, from the epoch's start policy."""
+    """`map_batches` actor: log pi_ref of each record's winner and losers, from the epoch's start policy,
+    under the same decoding rules as the policy's log-probs."""
 
     def __init__(self, model_dir: str, batch_size: int = 8):
         import torch
@@ -62,20 +96,22 @@ class ReferenceLogprobs:
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
         self.batch_size = batch_size
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Pandas batches: nested token lists stay Arrow lists (a numpy batch would pickle them)."""
         import torch
 
-        from irpo.dpo_trainer import pair_tensors
         from irpo.dpo_loss import completion_logprobs
 
-        out = {"ref_chosen": [], "ref_rejected": []}
-        n = len(batch["prompt_ids"])
-        for start in range(0, n, self.batch_size):
-            part = {k: batch[k][start : start + self.batch_size] for k in ("prompt_ids", "chosen_ids", "rejected_ids")}
-            inputs = pair_tensors(part, pad_id=0)
+        batch = {k: list(frame[k]) for k in frame.columns}
+        chosen, rejected = [], []
+        for start in range(0, len(frame), self.batch_size):
+            part = {k: batch[k][start : start + self.batch_size] for k in batch}
+            tensors, _, rules = group_tensors(part, pad_id=0)
             with torch.inference_mode():
-                logps = completion_logprobs(self.model, **inputs)
-            half = len(part["prompt_ids"])
-            out["ref_chosen"] += logps[:half].tolist()
-            out["ref_rejected"] += logps[half:].tolist()
-        return {**batch, **{k: np.array(v) for k, v in out.items()}}
+                logps = completion_logprobs(self.model, **tensors, **rules).numpy()
+            winners = len(part["prompt_ids"])
+            chosen += list(logps[:winners])
+            bounds = np.cumsum([len(r) for r in part["rejected_ids"]])[:-1]
+            rejected += np.split(logps[winners:], bounds)
+        return frame.assign(ref_chosen=np.array(chosen, dtype=np.float64),
+                            ref_rejected=[[float(x) for x in r] for r in rejected])

@@ -1,16 +1,23 @@
-"""Supervised fine-tuning on chats, under Ray Train with DeepSpeed: loss on the assistant's answer only."""
+"""Supervised fine-tuning on chats, under Ray Train with DeepSpeed: loss on the assistant's answers only.
+
+`sft_policy` is the driver side: tokenize, cut token-budget micro-batches, hand them to Ray Train as
+a Ray Dataset (one record per micro-batch); `sft_loop` is one worker's loop.
+"""
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from irpo.ds_train import deepspeed_engine, finish_worker, save_hf_model, worker_threads
+from cluster.layout import TrainerRole
+from irpo.config import SFTConfig
+from irpo.ds_train import bf16_supported, deepspeed_engine, finish_worker, run_ray_train, save_hf_model, worker_threads
 from irpo.sft_corpus import Example
 
 log = logging.getLogger(__name__)
@@ -126,3 +133,34 @@ def sft_loop(config: dict) -> None:
     if rank0:
         (Path(config["out_dir"]) / "sft_history.json").write_text(json.dumps(history, indent=1))
     finish_worker()
+
+
+def sft_policy(init_dir: Path, examples: Iterable[Example], config: SFTConfig, role: TrainerRole, out: Path) -> Path:
+    """Fine-tune the HF policy in `init_dir` on `examples` into `out`, under Ray Train + DeepSpeed."""
+    import ray.data
+    from transformers import AutoTokenizer
+
+    out = Path(out).resolve()
+    work = out.parent / f".{out.name}.work"
+    shutil.rmtree(work, ignore_errors=True)
+    start = time.perf_counter()
+    rows = tokenize_examples(examples, AutoTokenizer.from_pretrained(init_dir))
+    budget = max(1, config.batch_tokens // role.workers)
+    batches = [b for epoch in range(config.epochs) for b in token_budget_batches(rows, budget, config.seed + epoch)]
+    batches = batches[: len(batches) - len(batches) % role.workers] or batches  # every worker takes every step
+    steps = len(batches) // role.workers
+    log.info("SFT corpus: %d chats, %d tokens, %d steps of <= %d tokens per worker, built in %.1fs", len(rows),
+             sum(len(r["input_ids"]) for r in rows), steps, budget, time.perf_counter() - start)
+    loop_config = {
+        "init_dir": str(Path(init_dir).resolve()), "out_dir": str(work / "final"), "cpus_per_worker": role.cpus,
+        "lr": config.lr, "total_steps": steps, "warmup_ratio": config.warmup_ratio, "zero_stage": role.zero_stage,
+        "precision": "bf16_autocast" if config.bf16 and bf16_supported(role) else "fp32",
+        "workers": role.workers, "report_every": max(1, steps // 20),
+    }
+    dataset = ray.data.from_items([micro_batch_record(b) for b in batches])
+    run_ray_train(sft_loop, loop_config, role, {"train": dataset}, work / "ray_train", "sft")
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.move(str(work / "final"), out)
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("policy written to %s in %.1fs (%d steps)", out, time.perf_counter() - start, steps)
+    return out

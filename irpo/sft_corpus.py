@@ -54,16 +54,23 @@ def base_ads(world: World, query: Query, rng: random.Random, unrelated_share: fl
 
 
 def base_answer(world: World, query: Query, rng: random.Random, error_rate: float, unrelated_share: float) -> str:
-    """A fluent answer on the query's topic with `base_ads` inserted natively (a sentence naming a
-    keyword of the ad's category); sometimes one mention is broken."""
+    return answer_with_ads(world, query, base_ads(world, query, rng, unrelated_share), rng, error_rate)
+
+
+def answer_with_ads(world: World, query: Query, ad_ids, rng: random.Random, error_rate: float = 0.0) -> str:
+    """A fluent answer on the query's topic with `ad_ids` inserted natively, in that order (a sentence
+    naming a keyword of the ad's category); with `error_rate`, a mention is sometimes broken."""
     keyword = rng.choice(CATEGORIES[query.topics[0]][0])
     sentences = [rng.choice(ANSWER_SENTENCES).format(k=keyword) for _ in range(rng.choice([1, 2]))]
-    for ad_id in base_ads(world, query, rng, unrelated_share):
+    slot = 0
+    for ad_id in ad_ids:
         ad = world.ads[ad_id]
         sentence = rng.choice(AD_SENTENCES).format(k=rng.choice(ad.keywords[:4]), ad=render_mention(ad.as_ad()))
         if rng.random() < error_rate:
             sentence = sentence.replace(f"[{ad_id}]", "")
-        sentences.insert(rng.randrange(len(sentences) + 1), sentence)
+        slot = rng.randrange(slot, len(sentences) + 1)  # after the ads before it: the order is kept
+        sentences.insert(slot, sentence)
+        slot += 1
     return " . ".join(sentences) + " ."
 
 
@@ -134,29 +141,19 @@ def association_example(world: World, rng: random.Random) -> Example:
 
 
 def reading_question(world: World, query: Query, bids: dict[str, float], rng: random.Random) -> tuple[str, str]:
-    """A question about an auction prompt and its answer: a bid, a title, which of two bids is larger or
-    smaller, which ad has the largest or smallest bid, which ads fit the question or the user.
-    Comprehension, with no preference for high bids: both directions are asked equally often."""
-    a, b = rng.sample(list(world.candidate_ids(query)), 2)
-    choice = rng.randrange(6)
-    if choice == 0:
-        return f"question : what is the bid of {a}", str(int(bids[a]))
-    if choice == 1:
-        return f"question : what is the title of {a}", world.ads[a].title
-    if choice == 2 and bids[a] != bids[b]:
-        word, pick = rng.choice([("larger", max), ("smaller", min)])
-        return f"question : which ad has the {word} bid {a} or {b}", pick((a, b), key=bids.get)
-    if choice == 3:
+    """A question about an auction prompt and its answer: which ad has the largest or the smallest bid
+    (both equally often: comprehension, no preference), or which ads fit the question or the user."""
+    if rng.random() < 0.5:
         word, pick = rng.choice([("largest", max), ("smallest", min)])
         best = pick(bids.values())
         if sum(v == best for v in bids.values()) == 1:
             # Named by its mention, the token an answer would write: reading a bid reaches the mention.
-            ad = world.ads[next(k for k, v in bids.items() if v == best)]
+            ad = world.ads[next(a for a, v in bids.items() if v == best)]
             return f"question : which ad has the {word} bid", render_mention(ad.as_ad())
     # What a fluent assistant knows: which candidates relate to the question, and to the user.
     about = rng.choice(["question", "user"])
-    fits = [a for a in world.candidate_ids(query)
-            if world.ads[a].category in (query.topics if about == "question" else world.profiles[query.user_id].interests)]
+    wanted = query.topics if about == "question" else world.profiles[query.user_id].interests
+    fits = [a for a in world.candidate_ids(query) if world.ads[a].category in wanted]
     return f"question : which ads fit the {about}", " , ".join(render_mention(world.ads[a].as_ad()) for a in fits) or "no"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +19,20 @@ import numpy as np
 import pandas as pd
 
 from auction.codec import request_from_json
+from auction.parser import parse_answer
 from auction.config import AuctionConfig
 from auction.metrics import spearman
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
 from irpo.evaluation import evaluate_samples
-from irpo.pairs import ReferenceLogprobs, answer_rewards, build_pairs
+from irpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
 from irpo.reward_data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
 from irpo.reward_trainer import auc, fit_reward_model, load_reward_model, log_loss, predict, text_columns_of
 from irpo.sampling import read_samples, sample_and_judge
 from judge.config import JudgeConfig
 from judge.simulated_user import SimulatedUser
 from rollout.config import RolloutConfig
+from rollout.mention_mask import mention_mask
 from rollout.prompt import ad_llm_messages
 
 log = logging.getLogger(__name__)
@@ -107,10 +110,15 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
     return result
 
 
-def click_probabilities(inputs: StageInputs, rows: pd.DataFrame, reward_model_dir: Path | None) -> pd.DataFrame:
-    """`rows` (one per inserted ad) with `p`: the pCTR model's click probability, or the clicks (Oracle)."""
-    if inputs.irpo.oracle or rows.empty:
+def click_probabilities(inputs: StageInputs, samples: pd.DataFrame, rows: pd.DataFrame,
+                        reward_model_dir: Path | None) -> pd.DataFrame:
+    """`rows` (one per inserted ad) with `p`, the click probability R uses (`irpo.reward`): the pCTR
+    model's (the method), the judge's realised clicks (the paper's Oracle) or the simulated user's
+    exact probabilities (a diagnostic: no reward-model error, no click noise)."""
+    if inputs.irpo.reward == "clicks" or rows.empty:
         return rows.assign(p=rows["clicked"].astype(float))
+    if inputs.irpo.reward == "exact":
+        return rows.assign(p=exact_click_probs(samples, rows))
     if not (reward_model_dir / "pctr.json").is_file():  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
@@ -120,10 +128,8 @@ def click_probabilities(inputs: StageInputs, rows: pd.DataFrame, reward_model_di
     return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads, columns)))
 
 
-def exact_rewards(samples: pd.DataFrame, rows: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
-    """R with the simulated user's exact click probabilities: what the RM's R estimates."""
-    exact = [json.loads(samples["click_probs"].iloc[r]).get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
-    return answer_rewards(samples, rows.assign(p=exact), auction)
+def exact_click_probs(samples: pd.DataFrame, rows: pd.DataFrame) -> list[float]:
+    return [json.loads(samples["click_probs"].iloc[r]).get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
 
 
 def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path | None, policy_dir: Path,
@@ -133,55 +139,60 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
 
     samples = read_samples(samples_dir, "policy")
     rows = click_rows(samples)
-    rewards = answer_rewards(samples, click_probabilities(inputs, rows, reward_model_dir), inputs.auction)
-    exact = exact_rewards(samples, rows, inputs.auction)
-    pairs = build_pairs(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th)
-    summary = {"answers": len(samples), "pairs": len(pairs), "prompts_with_pairs": len({p.request_id for p in pairs}),
+    rewards = answer_rewards(samples, click_probabilities(inputs, samples, rows, reward_model_dir), inputs.auction)
+    exact = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), inputs.auction)
+    preferences = build_preferences(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th)
+    index = {(r, s): i for i, (r, s) in enumerate(zip(samples["request_id"], samples["sample"]))}
+    ads = np.array([len(parse_answer(a, [c.ad for c in request_from_json(q).candidates]).inserted)
+                    for a, q in zip(samples["answer"], samples["request"])])
+    losers = [(p, index[p.request_id, r]) for p in preferences for r in p.rejected]
+    summary = {"answers": len(samples), "prompts": len(preferences), "pairs": len(losers),
                "mean_reward": float(rewards.mean()), "mean_exact_reward": float(exact.mean()),
                "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
-    if pairs:
-        winners = {(p.request_id, p.chosen) for p in pairs}
-        is_winner = [(r, s) in winners for r, s in zip(samples["request_id"], samples["sample"])]
-        summary["winner_exact_reward"] = float(exact[np.array(is_winner)].mean())
-        summary["loser_exact_reward"] = float(np.mean([exact[_index(samples, p.request_id, p.rejected)] for p in pairs]))
+    if preferences:
+        winners = [index[p.request_id, p.chosen] for p in preferences]
+        summary.update(winner_exact_reward=float(exact[winners].mean()),
+                       loser_exact_reward=float(np.mean([exact[i] for _, i in losers])),
+                       same_ad_count_share=float(np.mean([ads[index[p.request_id, p.chosen]] == ads[i]
+                                                          for p, i in losers])))
         tokenizer = AutoTokenizer.from_pretrained(policy_dir)
-        rows = pair_rows(samples, pairs, tokenizer, inputs.prompt_style)
-        dataset = ray.data.from_items(rows).map_batches(
-            ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir)}, batch_size=32, concurrency=1,
+        records = preference_records(samples, preferences, index, tokenizer, inputs.prompt_style)
+        random.Random(f"{inputs.irpo.seed}|pairs|{samples_dir}").shuffle(records)
+        dataset = ray.data.from_items(records).map_batches(
+            ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir)}, batch_size=32, batch_format="pandas",
+            concurrency=1,
             num_cpus=inputs.roles.judge.cpus)
         dataset.write_parquet(str(out / "pairs"))
     return summary
 
 
-def _index(samples: pd.DataFrame, request_id: str, sample: int) -> int:
-    return int(np.flatnonzero((samples["request_id"] == request_id) & (samples["sample"] == sample))[0])
+def preference_records(samples: pd.DataFrame, preferences, index: dict, tokenizer, prompt_style: str) -> list[dict]:
+    """One record per prompt: its token ids as the engine saw them, the winner's and the losers'
+    completions, and the request's decoding rules (rollout.mention_mask), for masked log-probs."""
+    rules_of = mention_mask(tokenizer)
+    records = []
+    for preference in preferences:
+        request = request_from_json(samples["request"].iloc[index[preference.request_id, preference.chosen]])
+        text = tokenizer.apply_chat_template(ad_llm_messages(request, prompt_style), tokenize=False,
+                                             add_generation_prompt=True)
+        rules = rules_of.rules(request) if rules_of.by_ad else None
+        completion = lambda sample: list(samples["token_ids"].iloc[index[preference.request_id, sample]])  # noqa: E731
+        records.append({"request_id": preference.request_id,
+                        "prompt_ids": tokenizer(text, add_special_tokens=False)["input_ids"],
+                        "chosen_ids": completion(preference.chosen),
+                        "rejected_ids": [completion(s) for s in preference.rejected],
+                        "banned": list(rules.banned) if rules else [], "once": list(rules.once) if rules else []})
+    return records
 
 
-def pair_rows(samples: pd.DataFrame, pairs, tokenizer, prompt_style: str) -> list[dict]:
-    """Token ids of each pair: the prompt as the engine saw it, and both sampled completions."""
-    prompt_ids: dict[str, list[int]] = {}
-    rows = []
-    for pair in pairs:
-        if pair.request_id not in prompt_ids:
-            request = request_from_json(samples["request"].iloc[_index(samples, pair.request_id, pair.chosen)])
-            text = tokenizer.apply_chat_template(ad_llm_messages(request, prompt_style), tokenize=False,
-                                                 add_generation_prompt=True)
-            prompt_ids[pair.request_id] = tokenizer(text, add_special_tokens=False)["input_ids"]
-        rows.append({"request_id": pair.request_id, "prompt_ids": prompt_ids[pair.request_id],
-                     "chosen_ids": list(samples["token_ids"].iloc[_index(samples, pair.request_id, pair.chosen)]),
-                     "rejected_ids": list(samples["token_ids"].iloc[_index(samples, pair.request_id, pair.rejected)]),
-                     "weight": pair.weight})
-    return rows
-
-
-def policy_stage(inputs: StageInputs, pairs_dir: Path, n_pairs: int, policy_dir: Path, out: Path) -> dict:
+def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_dir: Path, out: Path) -> dict:
     import ray.data
 
     from irpo.dpo_trainer import train_dpo
 
-    if n_pairs == 0:  # nothing to prefer: the policy carries over unchanged
+    if n_prompts == 0:  # nothing to prefer: the policy carries over unchanged
         shutil.copytree(policy_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("stage.json"))
-        return {"pairs": 0, "skipped": "no pairs"}
+        return {"prompts": 0, "skipped": "no pairs"}
     dataset = ray.data.read_parquet(str(pairs_dir / "pairs"))
-    return train_dpo(dataset, n_pairs, policy_dir, inputs.irpo.dpo, inputs.roles.policy_trainer, out,
-                     inputs.ray_storage)
+    return train_dpo(dataset, n_prompts, policy_dir, inputs.irpo.dpo, inputs.roles.policy_trainer, out,
+                     inputs.ray_storage, inputs.irpo.seed)

@@ -4,7 +4,8 @@ A pre-trained LLM arrives knowing that "beans" goes with coffee and that 90 is m
 model trained from scratch on a few million tokens learns neither in time (measured: its choice of
 ad ignored the question entirely after 836 SFT steps). So the tiny policy's token embeddings start
 from all-MiniLM-L6-v2's embedding of each token's text (a mention reads as its ad's title), randomly
-projected to the model width, and number tokens carry a component that grows with their value.
+projected to the model width, and number tokens 1..100 carry their value as a pre-trained LLM's number
+embeddings do: a component that grows with it, and Fourier features that tell neighbours apart.
 This is knowledge of language and numbers only: nothing in it favours high bids.
 """
 from __future__ import annotations
@@ -41,10 +42,17 @@ def pretrained_embeddings(tokenizer, hidden: int, scale: float, seed: int = 0) -
     encoded -= encoded.mean(axis=0)  # the component every text shares says nothing
     projected = encoded @ rng.normal(0.0, 1.0, size=(encoded.shape[1], hidden)).astype(np.float32)
     projected *= scale * np.sqrt(hidden) / np.linalg.norm(projected, axis=1, keepdims=True)
-    magnitude = rng.normal(0.0, 1.0, size=hidden).astype(np.float32)
-    magnitude *= scale * np.sqrt(hidden) / np.linalg.norm(magnitude)
+    values = rng.normal(0.0, 1.0, size=(len(number_features(1)), hidden)).astype(np.float32)
     for row, (index, text) in zip(projected, texts.items()):
         weights[index] = row
         if text.isdigit() and 1 <= int(text) <= 100:
-            weights[index] = 0.5 * row + (int(text) - 50.5) / 49.5 * magnitude
+            value = number_features(int(text)) @ values
+            weights[index] = 0.4 * row + value * scale * np.sqrt(hidden) / np.linalg.norm(value)
     return torch.from_numpy(weights)
+
+
+def number_features(n: int, frequencies: int = 16) -> np.ndarray:
+    """A value ramp (as strong as all the waves together) and cos/sin waves of periods 100/k, k = 1..frequencies."""
+    angle = 2 * np.pi * n / 100 * np.arange(1, frequencies + 1)
+    ramp = np.sqrt(frequencies) * (n - 50.5) / 49.5
+    return np.concatenate([[ramp], np.cos(angle), np.sin(angle)]).astype(np.float32)

@@ -9,7 +9,7 @@ word by word, and every token decodes to exactly its text.
 
 Like a BPE tokenizer trained on this corpus, a word or punctuation mark carries its leading space
 (" music" is one token) and the fixed pieces of a candidate's JSON line are one token each
-(`","Ad Bid":`): a prompt is ~100 tokens, not ~390, which makes SFT, rollouts and DPO ~3x cheaper.
+(`","Ad Bid":`): a prompt is ~120 tokens, not ~390, which makes SFT, rollouts and DPO ~3x cheaper.
 Numbers, IDs, titles and mentions have one spelling only (a space before them is its own token), so
 the model learns one token per number. The decoder concatenates: decoding reproduces the text exactly.
 """

@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     base_build.add_argument("--out", required=True, help="output HF directory")
     base_build.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
     base_build.add_argument("--force", action="store_true", help="rebuild even if OUT already holds a built policy")
+    ceiling = _with_config(base.add_parser(
+        "ceiling", help="clone the optimal allocation from a policy (SFT) and check both: the model's ceiling"))
+    ceiling.add_argument("--policy", required=True, help="HF policy to start from (e.g. RUN_DIR/base)")
+    ceiling.add_argument("--out", required=True, help="output HF directory (+ ceiling_report.json)")
+    ceiling.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
     base_import = base.add_parser("import-smollm2", help="SmolLM2-135M-Instruct GGUF -> HF directory")
     base_import.add_argument("--out", required=True)
 
@@ -112,10 +117,27 @@ def run_base(args, config: ExperimentConfig) -> int:
         return 0
     from cluster.layout import load_layout
 
+    if args.action == "ceiling":
+        return run_ceiling(args, config, load_layout(args.ray_config))
     judge = config.judge.model_copy(update={"world": args.world or config.judge.world})
     report = build_base_command(judge, args.out, config.irpo.base, config.rollout, load_layout(args.ray_config),
                                 force=args.force)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def run_ceiling(args, config: ExperimentConfig, layout) -> int:
+    from pathlib import Path
+
+    from cluster.ray_session import init_ray
+    from irpo.ceiling import ceiling_command
+    from judge.environment import get_world, simulated_user
+
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    report = ceiling_command(Path(args.policy), Path(args.out), config.irpo.ceiling, user, config.auction,
+                             config.rollout, layout.roles.base_trainer)
+    print(json.dumps({k: report[k] for k in ("policy", "cloned")}, indent=2))
     return 0
 
 

@@ -30,11 +30,18 @@ def resolve_style(configured: str, world_name: str) -> PromptStyle:
 
 
 def candidate_lines(request: AuctionRequest) -> list[str]:
-    """One JSON object per candidate: {"Ad ID", "Ad Title", "Ad Bid"} (bids shown as plain numbers)."""
+    """One JSON object per candidate: {"Ad ID", "Ad Title", "Ad Bid"} (bids shown as plain numbers), highest
+    bid first (ties in request order).
+
+    Ours: the paper lists the candidates without saying in which order. Listed by bid, a small model
+    sees an ad's bid in where its line stands, not only in a number it must look up by the ad's ID:
+    the tiny policy never learnt such look-ups in its training budget (docs/EXPERIMENTS.md).
+    """
+    ranked = sorted(request.candidates, key=lambda c: -c.bid)
     return [
         json.dumps({"Ad ID": c.ad_id, "Ad Title": c.ad.title, "Ad Bid": _number(c.bid)}, ensure_ascii=False,
                    separators=(",", ":"))
-        for c in request.candidates
+        for c in ranked
     ]
 
 

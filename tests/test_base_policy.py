@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM
 from cluster.layout import TrainerRole
 from irpo.base_checks import bid_percentile
 from irpo.base_policy import build_tiny_base
-from irpo.config import BasePolicyConfig
+from irpo.config import BasePolicyConfig, SFTConfig
 from irpo.sft import IGNORE, tokenize_example
 from irpo.sft_corpus import compare_example, held_out_pair, sft_examples
 from irpo.tiny_tokenizer import build_tiny_tokenizer
@@ -124,7 +124,8 @@ def test_bid_percentile_ranks_lowest_zero_highest_one_ties_averaged():
 
 
 def test_sft_under_ray_train_with_deepspeed_writes_a_loadable_policy_and_lowers_the_loss(ray_local, tmp_path):
-    config = BasePolicyConfig(examples=384, hidden_size=32, layers=1, heads=2, batch_tokens=512, lr=1e-2, epochs=2)
+    config = BasePolicyConfig(examples=384, hidden_size=32, layers=1, heads=2,
+                              sft=SFTConfig(batch_tokens=512, lr=1e-2, epochs=2))
     out = build_tiny_base(WORLD, tmp_path / "base", config, TrainerRole(workers=2, cpus=0.5, zero_stage=2))
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.hidden_size == 32 and (out / "tokenizer.json").is_file()

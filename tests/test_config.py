@@ -15,8 +15,8 @@ def test_defaults_hold_the_paper_settings_where_published():
 
 
 def test_dotted_overrides_are_typed_from_yaml_values():
-    config = load_config(None, ["irpo.epochs=2", "irpo.oracle=true", "irpo.reward_model.hidden_dims=[16, 8]"])
-    assert config.irpo.epochs == 2 and config.irpo.oracle is True
+    config = load_config(None, ["irpo.epochs=2", "irpo.reward=clicks", "irpo.reward_model.hidden_dims=[16, 8]"])
+    assert config.irpo.epochs == 2 and config.irpo.reward == "clicks"
     assert config.irpo.reward_model.hidden_dims == (16, 8)
 
 

@@ -6,16 +6,16 @@ import torch
 
 from irpo.dpo_loss import completion_logprobs, dpo_loss
 from irpo.reward_model import PCTRModel, click_loss
-from irpo.tiny_model import tiny_qwen3_config
+from irpo.tiny_model import tiny_llama_config
 from irpo.tiny_tokenizer import build_tiny_tokenizer
 
 
 @pytest.fixture(scope="module")
 def model():
-    from transformers import Qwen3ForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
-    return Qwen3ForCausalLM(tiny_qwen3_config(build_tiny_tokenizer(), hidden=32, layers=1, heads=2)).eval()
+    return LlamaForCausalLM(tiny_llama_config(build_tiny_tokenizer(), hidden=32, layers=1, heads=2)).eval()
 
 
 def test_completion_logprobs_equal_the_full_log_softmax_summed_over_the_completion(model):
@@ -32,21 +32,58 @@ def test_completion_logprobs_equal_the_full_log_softmax_summed_over_the_completi
 
 
 def test_dpo_loss_is_log2_when_policy_equals_reference_and_falls_as_the_margin_grows():
-    zeros = torch.zeros(4)
-    stats = dpo_loss(zeros, zeros, zeros, zeros, torch.ones(4), beta=0.1)
+    zeros, group = torch.zeros(4), torch.arange(4)
+    stats = dpo_loss(zeros, zeros, zeros, zeros, group, beta=0.1, prompts=4)
     assert stats.loss.item() == pytest.approx(math.log(2)) and stats.accuracy == 0.0
-    better = dpo_loss(torch.full((4,), 2.0), zeros, zeros, zeros, torch.ones(4), beta=0.1)
+    better = dpo_loss(torch.full((4,), 2.0), zeros, zeros, zeros, group, beta=0.1, prompts=4)
     assert better.loss.item() < math.log(2) and better.accuracy == 1.0
     assert better.chosen_reward == pytest.approx(0.2) and better.margin == pytest.approx(0.2)
 
 
 def test_dpo_loss_averages_over_prompts_each_prompt_over_its_losers():
     # prompt A has one loser (margin +1), prompt B has three losers (margins -1): mean of the prompts' means
-    chosen = torch.tensor([1.0, -1.0, -1.0, -1.0]) / 0.5
-    weights = torch.tensor([1.0, 1 / 3, 1 / 3, 1 / 3])
-    stats = dpo_loss(chosen, torch.zeros(4), torch.zeros(4), torch.zeros(4), weights, beta=0.5)
+    chosen = torch.tensor([1.0, -1.0]) / 0.5
+    stats = dpo_loss(chosen, torch.zeros(4), torch.zeros(2), torch.zeros(4), torch.tensor([0, 1, 1, 1]), beta=0.5,
+                     prompts=2)
     expected = 0.5 * (-math.log(1 / (1 + math.exp(-1))) - math.log(1 / (1 + math.exp(1))))
     assert stats.loss.item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("split", [[3], [1, 2], [2, 1], [1, 1, 1]])
+def test_each_prompts_pairs_weigh_one_prompt_whatever_the_micro_batches(split):
+    """Gradient of each loser's log-prob, summed over the micro-batches of one optimizer step: every prompt's
+    losers together weigh 1 / (prompts a full step holds), each loser 1 / (its prompt's losers)."""
+    losers = [1, 3, 2]  # per prompt
+    margin = torch.zeros(sum(losers), requires_grad=True)  # policy log-prob of each loser
+    total, first = 0.0, 0
+    nominal = max(split)  # prompts per micro-batch as configured; the last one may hold fewer
+    for size in split:
+        prompts = range(first, first + size)
+        index = [i for p in prompts for i in range(sum(losers[:p]), sum(losers[: p + 1]))]
+        group = torch.tensor([p - first for p in prompts for _ in range(losers[p])])
+        stats = dpo_loss(torch.zeros(size), margin[index], torch.zeros(size), torch.zeros(len(index)), group,
+                         beta=1.0, prompts=nominal)
+        total = total + stats.loss / len(split)  # DeepSpeed divides by the micro-batches per step
+        first += size
+    total.backward()
+    weights = margin.grad / 0.5  # d(-log sigmoid(-x))/dx = 0.5 at x = 0
+    per_prompt = [weights[sum(losers[:p]):sum(losers[: p + 1])] for p in range(3)]
+    assert [w.sum().item() for w in per_prompt] == pytest.approx([1 / (nominal * len(split))] * 3)
+    assert all(torch.allclose(w, w[0].expand_as(w)) for w in per_prompt)
+
+
+def test_masked_log_probs_renormalise_over_the_allowed_tokens_and_drop_a_once_token_after_its_use(model):
+    ids = torch.tensor([[5, 6, 7, 9, 9, 8]])
+    completion = torch.tensor([[0, 0, 1, 1, 1, 1]])
+    banned, once = [[20, 21]], [[9]]
+    got = completion_logprobs(model, ids, torch.ones_like(ids), completion, banned=banned, once=once)
+    logits = model(input_ids=ids).logits[0].float()
+    expected = 0.0
+    for t, used in zip(range(2, 6), [set(), set(), {9}, {9}]):
+        allowed = logits[t - 1].clone()
+        allowed[[20, 21, *(used - {int(ids[0, t])})]] = float("-inf")
+        expected += allowed.log_softmax(-1)[ids[0, t]]
+    assert got.item() == pytest.approx(expected.item(), abs=1e-5)
 
 
 def test_pctr_model_learns_which_ad_users_click():

@@ -5,28 +5,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from irpo.dpo_trainer import pair_tensors
 from irpo.evaluation import probe_curves, probe_metrics
-from irpo.pairs import Pair, build_pairs
+from irpo.pairs import Preference, build_preferences, group_tensors
 from irpo.run_store import RunStore
 
 
-def test_winner_is_paired_with_every_answer_more_than_delta_below_it_weighted_one_over_losers():
-    pairs = build_pairs(["a"] * 4 + ["b"] * 3, [0, 1, 2, 3, 0, 1, 2], [50, 45, 30, 10, 7, 7, 7], delta_th=10)
-    assert pairs == [Pair("a", 0, 2, 0.5), Pair("a", 0, 3, 0.5)]  # b: all equal, no loser; a: 45 is within 10
+def test_a_prompts_winner_is_preferred_to_every_answer_more_than_delta_below_it():
+    preferences = build_preferences(["a"] * 4 + ["b"] * 3, [0, 1, 2, 3, 0, 1, 2], [50, 45, 30, 10, 7, 7, 7], delta_th=10)
+    assert preferences == [Preference("a", 0, (2, 3))]  # b: all equal, no loser; a: 45 is within 10
 
 
-def test_pairs_with_zero_threshold_take_every_strictly_worse_answer_and_ties_go_to_the_first_sample():
-    pairs = build_pairs(["a"] * 3, [0, 1, 2], [5.0, 5.0, -1.0], delta_th=0)
-    assert pairs == [Pair("a", 0, 2, 1.0)]
+def test_with_zero_threshold_every_strictly_worse_answer_loses_and_ties_go_to_the_first_sample():
+    preferences = build_preferences(["a"] * 3, [0, 1, 2], [5.0, 5.0, -1.0], delta_th=0)
+    assert preferences == [Preference("a", 0, (2,))]
 
 
-def test_pair_batch_puts_chosen_rows_first_and_marks_only_completion_tokens():
-    batch = {"prompt_ids": [[1, 2], [3]], "chosen_ids": [[7, 8, 9], [4]], "rejected_ids": [[5], [6, 6]]}
-    t = pair_tensors(batch, pad_id=0)
-    assert t["input_ids"].tolist() == [[1, 2, 7, 8, 9], [3, 4, 0, 0, 0], [1, 2, 5, 0, 0], [3, 6, 6, 0, 0]]
-    assert t["completion_mask"].tolist() == [[0, 0, 1, 1, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 1, 1, 0, 0]]
-    assert t["attention_mask"].sum(1).tolist() == [5, 2, 3, 3]
+def test_a_preference_batch_puts_winners_first_then_each_prompts_losers_and_marks_only_completions():
+    batch = {"prompt_ids": [[1, 2], [3]], "chosen_ids": [[7, 8, 9], [4]], "rejected_ids": [[[5]], [[6, 6], [9]]],
+             "banned": [[11], []], "once": [[], [12]]}
+    tensors, group, rules = group_tensors(batch, pad_id=0)
+    assert tensors["input_ids"].tolist() == [[1, 2, 7, 8, 9], [3, 4, 0, 0, 0], [1, 2, 5, 0, 0], [3, 6, 6, 0, 0],
+                                             [3, 9, 0, 0, 0]]
+    assert tensors["completion_mask"].tolist() == [[0, 0, 1, 1, 1], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0],
+                                                   [0, 1, 1, 0, 0], [0, 1, 0, 0, 0]]
+    assert group.tolist() == [0, 1, 1]
+    assert rules == {"banned": [[11], [], [11], [], []], "once": [[], [12], [], [12], [12]]}
 
 
 def test_a_stage_that_dies_midway_leaves_nothing_and_a_finished_stage_never_runs_again(tmp_path):

@@ -69,7 +69,7 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert 0 < report["final"]["bid_blind_efficiency"] < 1
     epoch = report["epochs"][0]
     assert set(epoch["stage_seconds"]) == {"samples", "reward_model", "pairs", "policy"}
-    assert epoch["dpo"]["pairs"] > 0 and epoch["dpo"]["first_loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert epoch["dpo"]["prompts"] > 0 and epoch["dpo"]["first_loss"] == pytest.approx(0.6931, abs=1e-3)
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(run_dir / "final" / "policy") is not None
@@ -112,7 +112,7 @@ def test_run_killed_mid_stage_discards_the_partial_stage_and_completes_on_resume
     after = stage_records(run_dir)
     assert all(after[stage] == record for stage, record in before.items())
     assert not list(run_dir.glob("*/.*.partial"))
-    assert report["epochs"][0]["pairs"]["pairs"] == report["epochs"][0]["dpo"]["pairs"]
+    assert report["epochs"][0]["pairs"]["prompts"] == report["epochs"][0]["dpo"]["prompts"]
     assert len(wandb_ids(run_dir)) == 1
 
 

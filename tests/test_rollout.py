@@ -51,10 +51,12 @@ def forward_logprobs(model_dir, prompt, token_ids):
     return logprobs.gather(-1, torch.tensor(token_ids)[:, None]).squeeze(-1)
 
 
-def test_the_tiny_prompt_lists_every_candidate_with_its_bid_as_json(request_and_prompt):
+def test_the_tiny_prompt_lists_every_candidate_with_its_bid_as_json_highest_bid_first(request_and_prompt):
     request, prompt = request_and_prompt
     lines = candidate_lines(request)
-    assert [json.loads(line)["Ad Bid"] for line in lines] == [int(c.bid) for c in request.candidates]
+    listed = [(json.loads(line)["Ad ID"], json.loads(line)["Ad Bid"]) for line in lines]
+    assert sorted(listed) == sorted((c.ad_id, int(c.bid)) for c in request.candidates)
+    assert [bid for _, bid in listed] == sorted((bid for _, bid in listed), reverse=True)
     assert all(line in prompt for line in lines) and request.query in prompt
 
 
@@ -118,7 +120,9 @@ def test_rollout_worker_samples_answers_inside_ray_data(ray_local, tiny_policy):
     ).take_all()
     assert len(out) == 12
     assert sorted((r["request_id"], r["sample"]) for r in out) == sorted((q["request_id"], k) for q in rows for k in (0, 1))
-    assert all(len(r["token_ids"]) > 0 and r["answer"] for r in out)
+    # An untrained policy may end an answer at its first token (EOS): every sample has tokens, most have text.
+    assert all(len(r["token_ids"]) > 0 and isinstance(r["answer"], str) for r in out)
+    assert sum(bool(r["answer"]) for r in out) >= len(out) // 2
 
 
 def test_smollm2_imported_from_gguf_answers_a_chat_prompt_on_vllm(smollm2_dir):
