@@ -1,7 +1,7 @@
 """Generated tokens per second: the vLLM engine vs the HF engine, same model, prompts and sampling.
 (Not named rollout.py: run as a script, that file would shadow the `rollout` package.)
 
-Run: .venv/bin/python benchmarks/rollout_throughput.py --tiny DIR [--smollm2 DIR] [--prompts 64] [--n 4]
+Run: .venv/bin/python benchmarks/rollout_throughput.py --tiny DIR [--smollm2 DIR] [--prompts 64] [--n 4] [--dtype D]
 Each engine gets one warm-up call, then the timed call; the ratio is measured in the same process.
 Prompts: the tiny world's auction prompts (tiny policy) or the full-style prompts of the paper world.
 """
@@ -58,11 +58,13 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--dtype", default="float32", help="the tiny policy's dtype in both engines "
+                        "(rollout.vllm.dtype defaults to bfloat16)")
     args = parser.parse_args()
     print("| model | prompts | prompts x samples | max tokens | HF tokens/s (tokens) | vLLM tokens/s (tokens) | vLLM / HF |")
     print("|---|---|---|---|---|---|---|")
     if args.tiny:
-        print(compare(args.tiny, "tiny", args.prompts, args.n, args.max_tokens, "float32"), flush=True)
+        print(compare(args.tiny, "tiny", args.prompts, args.n, args.max_tokens, args.dtype), flush=True)
     if args.smollm2:
         print(compare(args.smollm2, "paper", args.prompts // 2, args.n // 2, args.max_tokens, "bfloat16"), flush=True)
 

@@ -48,7 +48,8 @@ def ceiling_command(policy: Path, out: Path, config: CeilingConfig, user: Simula
     start = time.perf_counter()
     examples = optimum_examples(user, auction, config.bid_draws, config.sft.seed)
     sft_policy(policy, examples, config.sft, role, out)
-    report = {"policy": str(policy), "cloned": str(out), "seconds_training": round(time.perf_counter() - start, 1)}
+    report = {"policy_dir": str(policy), "cloned_dir": str(out),
+              "seconds_training": round(time.perf_counter() - start, 1)}
     for name, directory in (("policy", policy), ("cloned", out)):
         engine = make_engine(directory, rollout)
         report[name] = auction_checks(engine, user, check_requests, rollout.sampling, auction=auction)

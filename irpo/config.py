@@ -80,7 +80,8 @@ class EvaluationConfig(StrictModel):
 
     requests: int | None = Field(None, ge=1, description="test requests evaluated (None: the whole test split)")
     samples_per_request: int = Field(1, ge=1)
-    probe_requests: int = Field(24, ge=2, description="requests of the monotonicity probe")
+    probe_requests: int = Field(64, ge=2, description="requests of the monotonicity probe (its bid slope's standard "
+                                "error shrinks as 1/sqrt of this)")
     probe_samples: int = Field(4, ge=1, description="answers per request and bid level in the probe")
     probe_bids: tuple[float, ...] = (1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
     sample_answers: int = Field(8, ge=0, description="answers per epoch shown in W&B's table")
@@ -93,10 +94,16 @@ class EvaluationConfig(StrictModel):
 class IRPOConfig(StrictModel):
     epochs: int = Field(3, ge=1, description="T, alternations of reward and policy phase")
     reward_queries: int | None = Field(160, ge=1, description="train queries per reward phase (None: all)")
-    policy_queries: int | None = Field(240, ge=1, description="train queries per policy phase (None: all)")
+    policy_queries: int | None = Field(600, ge=1, description="train queries per policy phase (None: all)")
     reward_samples_per_query: int = Field(10, ge=1, description="answers per query in the reward phase")
     policy_samples_per_query: int = Field(5, ge=2, description="M, answers ranked per query")
+    reward_temperature: float | None = Field(None, gt=0, description="ours: sampling temperature of the reward "
+                                             "phase (None: the policy's), to show pCTR placements the policy rarely "
+                                             "makes")
     delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")
+    pair_losers: Literal["all", "same_count"] = Field(
+        "same_count", description="losers of a prompt: every answer delta_th below the winner (the paper), or only those "
+        "with as many ads as the winner (ours: pairs that contrast which ads, not how many)")
     reward: Literal["pctr", "clicks", "exact"] = Field(
         "pctr", description="click probabilities in R: the pCTR model (the method), the judge's realised clicks "
         "(the paper's Oracle), or the simulated user's exact probabilities (a diagnostic)")

@@ -38,15 +38,17 @@ def answer_rewards(samples: pd.DataFrame, clicks: pd.DataFrame, auction: Auction
     return value - auction.penalty_weight * penalty
 
 
-def build_preferences(request_ids, samples, rewards, delta_th: float) -> list[Preference]:
+def build_preferences(request_ids, samples, rewards, delta_th: float, ad_counts=None) -> list[Preference]:
     """Winner vs every answer more than `delta_th` below it; prompts without a loser give nothing.
-    Ties for the best go to the lowest sample index."""
-    table = pd.DataFrame({"request_id": request_ids, "sample": samples, "reward": rewards})
+    Ties for the best go to the lowest sample index. With `ad_counts`, only losers that insert as many
+    ads as the winner count (pairs that contrast which ads, not how many)."""
+    table = pd.DataFrame({"request_id": request_ids, "sample": samples, "reward": rewards,
+                          "ads": ad_counts if ad_counts is not None else 0})
     preferences = []
     for request_id, group in table.groupby("request_id", sort=True):
         group = group.sort_values("sample")
         best = group.loc[group["reward"].idxmax()]
-        losers = group[group["reward"] < best["reward"] - delta_th]
+        losers = group[(group["reward"] < best["reward"] - delta_th) & (group["ads"] == best["ads"])]
         if len(losers):
             preferences.append(Preference(str(request_id), int(best["sample"]), tuple(int(s) for s in losers["sample"])))
     return preferences

@@ -18,9 +18,10 @@ from judge.world import Query, World
 PURPOSES = ("reward", "policy", "eval", "probe")
 
 
-def _row(world: World, query: Query, bids: dict[str, float], purpose: str, n: int, probe: str = "") -> dict:
+def _row(world: World, query: Query, bids: dict[str, float], purpose: str, n: int, probe: str = "",
+         temperature: float | None = None) -> dict:
     request = world.request(query, bids)
-    return {"request_id": query.query_id, "purpose": purpose, "n": n, "probe_ad": probe,
+    return {"request_id": query.query_id, "purpose": purpose, "n": n, "temperature": temperature, "probe_ad": probe,
             "request": request_to_json(request), "bids": json.dumps(bids)}
 
 
@@ -28,13 +29,14 @@ def training_rows(world: World, config: IRPOConfig, epoch: int, bid_seed: int) -
     """Reward- and policy-phase rows of `epoch`: fresh train queries and fresh bids for each phase."""
     train = world.split("train")
     rows = []
-    for purpose, count, n in (("reward", config.reward_queries, config.reward_samples_per_query),
-                              ("policy", config.policy_queries, config.policy_samples_per_query)):
+    phases = (("reward", config.reward_queries, config.reward_samples_per_query, config.reward_temperature),
+              ("policy", config.policy_queries, config.policy_samples_per_query, None))
+    for purpose, count, n, temperature in phases:
         rng = random.Random(f"{config.seed}|{purpose}|{epoch}")
         chosen = train if count is None or count >= len(train) else rng.sample(train, count)
         for query in chosen:
             bids = draw_bids(bid_seed, purpose, epoch, query.query_id, world.candidate_ids(query))
-            rows.append(_row(world, query, bids, purpose, n))
+            rows.append(_row(world, query, bids, purpose, n, temperature=temperature))
     return rows
 
 

@@ -53,3 +53,21 @@ def curves(report: dict, kind: str, out: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def epoch_bid_curves(curves: dict[str, list], out: Path) -> Path:
+    """The probe's bid-response curve (mean expected clicks +- one standard error) of each policy."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for name, curve in curves.items():
+        bids, clicks, errors = zip(*[(p[0], p[1], p[2] if len(p) > 2 else 0.0) for p in curve])
+        ax.errorbar(bids, clicks, yerr=errors, marker="o", capsize=2, label=name)
+    ax.set_xlabel("bid of the probed ad")
+    ax.set_ylabel("expected clicks of the probed ad")
+    ax.set_title("bid response of the base and of each epoch's policy")
+    ax.legend()
+    fig.tight_layout()
+    path = out / "bid_response_by_epoch.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -65,3 +65,19 @@ class RunStore:
     def latest(self) -> str | None:
         pointer = self.root / "latest"
         return json.loads(pointer.read_text())["stage"] if pointer.is_file() else None
+
+    def timings(self) -> dict[str, float]:
+        """Seconds of every finished stage, in the order they finished."""
+        records = sorted(self.root.glob(f"**/{STAGE_FILE}"), key=lambda p: p.stat().st_mtime)
+        return {str(p.parent.relative_to(self.root)): json.loads(p.read_text())["seconds"] for p in records}
+
+
+def timing_table(timings: dict[str, float]) -> str:
+    """A plain-text table of stage timings with each stage's share of the total."""
+    total = sum(timings.values()) or 1.0
+    width = max([len(stage) for stage in timings] + [5])
+    lines = [f"{'stage':<{width}}  seconds  share"]
+    lines += [f"{stage:<{width}}  {seconds:7.1f}  {seconds / total:5.1%}" for stage, seconds in timings.items()]
+    lines.append(f"{'total':<{width}}  {total:7.1f}  100.0%")
+    return "\n".join(lines)
+

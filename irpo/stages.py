@@ -141,10 +141,11 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     rows = click_rows(samples)
     rewards = answer_rewards(samples, click_probabilities(inputs, samples, rows, reward_model_dir), inputs.auction)
     exact = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), inputs.auction)
-    preferences = build_preferences(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th)
-    index = {(r, s): i for i, (r, s) in enumerate(zip(samples["request_id"], samples["sample"]))}
     ads = np.array([len(parse_answer(a, [c.ad for c in request_from_json(q).candidates]).inserted)
                     for a, q in zip(samples["answer"], samples["request"])])
+    preferences = build_preferences(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th,
+                                    ads if inputs.irpo.pair_losers == "same_count" else None)
+    index = {(r, s): i for i, (r, s) in enumerate(zip(samples["request_id"], samples["sample"]))}
     losers = [(p, index[p.request_id, r]) for p in preferences for r in p.rejected]
     summary = {"answers": len(samples), "prompts": len(preferences), "pairs": len(losers),
                "mean_reward": float(rewards.mean()), "mean_exact_reward": float(exact.mean()),

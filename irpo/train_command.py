@@ -11,7 +11,8 @@ from cluster.ray_session import init_ray
 from cluster.tracker import Tracker
 from irpo.config import IRPOConfig
 from irpo.driver import IRPODriver
-from irpo.run_store import RunStore, write_json_atomic
+from irpo.epoch_report import bid_response_report
+from irpo.run_store import RunStore, timing_table, write_json_atomic
 from irpo.stages import StageInputs
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -59,6 +60,12 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
                          for key, value in metrics.items() if isinstance(value, (int, float))}, step=step)
             plots = store.path("final/evaluation")
             tracker.images({f"compare/{p.stem}": str(p) for p in sorted(plots.glob("*.png"))}, step=step)
+        if report["epochs"] and report["epochs"][-1].get("metrics"):
+            bid_response_report(report, store.path("final/evaluation") if irpo.evaluation.report_mechanisms
+                                else run_dir)
+        report["stage_seconds"] = store.timings()
+        write_json_atomic(run_dir / "report.json", report)
+        log.info("stage timings (this run and any run it resumed):\n%s", timing_table(report["stage_seconds"]))
         return report
     finally:
         tracker.finish()
@@ -74,3 +81,4 @@ def mechanism_report(inputs: StageInputs, base: Path, store: RunStore, out: Path
                               list(evaluation.report_mechanisms), world, inputs.user, requests, inputs.judge,
                               inputs.rollout, inputs.auction, evaluation, out)
     return report["mechanisms"]
+

@@ -41,8 +41,10 @@ class HFEngine:
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         torch.manual_seed(seed)
         greedy = sampling.temperature == 0
+        if greedy:  # generate refuses n > 1 greedy sequences: repeat each prompt n times instead (prompt-major)
+            batch = {key: value.repeat_interleave(n, dim=0) for key, value in batch.items()}
         out = self.model.generate(
-            **batch, do_sample=not greedy, num_return_sequences=n, max_new_tokens=sampling.max_tokens,
+            **batch, do_sample=not greedy, num_return_sequences=1 if greedy else n, max_new_tokens=sampling.max_tokens,
             temperature=None if greedy else sampling.temperature, top_p=None if greedy else sampling.top_p,
             top_k=None if greedy or sampling.top_k < 0 else sampling.top_k,
             output_logits=True, return_dict_in_generate=True,

@@ -1,7 +1,8 @@
 """RolloutWorker: sample answers for a batch of requests, for `dataset.map_batches(RolloutWorker, ...)`.
 
 Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`), and
-optionally `n` (samples for that row; default the worker's n); any other column is copied to every
+optionally `n` (samples for that row; default the worker's n) and `temperature` (null: the config's);
+any other column is copied to every
 sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer` and `token_ids`. Rows carry their requests, so rollout needs no world (it sits below judge/).
 """
 from __future__ import annotations
@@ -38,11 +39,12 @@ class RolloutWorker:
         start = time.perf_counter()
         ids, requests = [str(r) for r in batch["request_id"]], [str(r) for r in batch["request"]]
         counts = [int(k) for k in batch["n"]] if "n" in batch else [self.n] * len(ids)
+        temperatures = [_temperature(t) for t in batch["temperature"]] if "temperature" in batch else [None] * len(ids)
         parsed = [request_from_json(r) for r in requests]
         prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in parsed]
         rules = mention_rules(self.engine, parsed, self.config.mask_absent_ads)
-        samples = self._generate(prompts, counts, batch_seed(self.config.seed, ids), rules)
-        passed = [key for key in batch if key not in ("n",)]
+        samples = self._generate(prompts, list(zip(counts, temperatures)), batch_seed(self.config.seed, ids), rules)
+        passed = [key for key in batch if key not in ("n", "temperature")]
         out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids"]}
         for row, per_prompt in enumerate(samples):
             for index, sample in enumerate(per_prompt):
@@ -53,12 +55,15 @@ class RolloutWorker:
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out
 
-    def _generate(self, prompts: list[str], counts: list[int], seed: int, rules: list | None) -> list[list]:
-        """One engine call per distinct sample count, results back in row order."""
+    def _generate(self, prompts: list[str], settings: list[tuple[int, float | None]], seed: int,
+                  rules: list | None) -> list[list]:
+        """One engine call per distinct (sample count, temperature), results back in row order."""
         results: list[list] = [[] for _ in prompts]
-        for n in sorted(set(counts)):
-            rows = [i for i, k in enumerate(counts) if k == n]
-            outputs = self.engine.generate([prompts[i] for i in rows], n, self.config.sampling, seed + n,
+        for n, temperature in sorted(set(settings), key=str):
+            rows = [i for i, s in enumerate(settings) if s == (n, temperature)]
+            sampling = (self.config.sampling if temperature is None
+                        else self.config.sampling.model_copy(update={"temperature": temperature}))
+            outputs = self.engine.generate([prompts[i] for i in rows], n, sampling, seed + n,
                                            token_rules=[rules[i] for i in rows] if rules else None, logprobs=False)
             for i, output in zip(rows, outputs):
                 results[i] = output
@@ -68,3 +73,9 @@ class RolloutWorker:
         self.tokens += tokens
         self.seconds += seconds
         log.info("rollout(%s): %d tokens, %.1f tokens/s", self.config.engine, self.tokens, self.tokens / self.seconds)
+
+
+def _temperature(value) -> float | None:
+    """A row's sampling temperature; missing or NaN (Arrow's null after pandas) means the config's."""
+    return None if value is None or value != value else float(value)
+

@@ -7,12 +7,17 @@ import pytest
 
 from irpo.evaluation import probe_curves, probe_metrics
 from irpo.pairs import Preference, build_preferences, group_tensors
-from irpo.run_store import RunStore
+from irpo.run_store import RunStore, timing_table
 
 
 def test_a_prompts_winner_is_preferred_to_every_answer_more_than_delta_below_it():
     preferences = build_preferences(["a"] * 4 + ["b"] * 3, [0, 1, 2, 3, 0, 1, 2], [50, 45, 30, 10, 7, 7, 7], delta_th=10)
     assert preferences == [Preference("a", 0, (2, 3))]  # b: all equal, no loser; a: 45 is within 10
+
+
+def test_same_count_losers_keep_only_answers_with_as_many_ads_as_the_winner():
+    preferences = build_preferences(["a"] * 4, [0, 1, 2, 3], [50, 30, 20, 10], delta_th=10, ad_counts=[2, 2, 1, 2])
+    assert preferences == [Preference("a", 0, (1, 3))]
 
 
 def test_with_zero_threshold_every_strictly_worse_answer_loses_and_ties_go_to_the_first_sample():
@@ -70,7 +75,20 @@ def test_probe_scores_one_for_a_policy_whose_clicks_rise_with_the_bid_and_counts
     metrics = probe_metrics(probe_curves(_probe_rows(rising)))
     assert metrics["monotonicity_spearman"] == pytest.approx(1.0)
     assert metrics["monotone_share"] == pytest.approx(0.5)  # q2 falls by 0.05 > 0.02
-    assert [v for _, v in metrics["probe_curve"]] == pytest.approx([0.05, 0.125, 0.45])
+    assert [v for _, v, _ in metrics["probe_curve"]] == pytest.approx([0.05, 0.125, 0.45])
+    # per-request least-squares slopes in clicks per 100 bid units: q1 0.4040, q2 0.4057
+    assert metrics["bid_slope"] == pytest.approx(0.4049, abs=1e-4)
+    assert metrics["bid_slope_stderr"] == pytest.approx(0.00085, abs=1e-4)
+
+
+def test_probe_of_a_bid_blind_policy_has_a_slope_within_its_error_however_its_curve_ranks():
+    rng = np.random.default_rng(1)
+    grid = [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    noise = {f"q{i}": [(b, float(rng.uniform(0, 0.6))) for b in grid] for i in range(96)}
+    metrics = probe_metrics(probe_curves(_probe_rows(noise)))
+    assert abs(metrics["bid_slope"]) < 2.5 * metrics["bid_slope_stderr"]
+    assert metrics["bid_slope_stderr"] < 0.05
+    assert 0.1 < metrics["monotonicity_spearman_stderr"] < 0.6  # the mean curve's ranks stay noise
 
 
 def test_probe_of_a_bid_blind_policy_is_not_monotone():
@@ -163,3 +181,23 @@ def test_click_rows_carry_each_mentions_sentence_and_features_concatenate_the_ch
     assert with_context["text"].shape == (2, 12)
     assert (with_context["text"][1, 8:] == texts["is good"]).all()
     assert feature_arrays(rows, texts, users, ads, text_columns(False))["text"].shape == (2, 8)
+
+
+def test_stage_timings_list_finished_stages_in_order_with_their_share(tmp_path):
+    store = RunStore(tmp_path)
+    for stage in ("epoch_1/samples", "epoch_1/pairs"):
+        store.run(stage, lambda out: {})
+    timings = store.timings()
+    assert list(timings) == ["epoch_1/samples", "epoch_1/pairs"]
+    table = timing_table({"epoch_1/samples": 30.0, "epoch_1/pairs": 10.0})
+    assert "epoch_1/samples     30.0  75.0%" in table and table.splitlines()[-1].split()[:2] == ["total", "40.0"]
+
+
+def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the_policys():
+    from irpo.config import IRPOConfig
+    from irpo.phase_rows import training_rows
+    from judge.tiny_world import build_tiny_world
+
+    config = IRPOConfig(reward_queries=3, policy_queries=2, reward_temperature=1.2)
+    rows = training_rows(build_tiny_world(0), config, epoch=1, bid_seed=0)
+    assert {(r["purpose"], r["temperature"]) for r in rows} == {("reward", 1.2), ("policy", None)}

@@ -75,6 +75,10 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert AutoModelForCausalLM.from_pretrained(run_dir / "final" / "policy") is not None
     assert len(wandb_ids(run_dir)) == 1 and len(list((run_dir / "wandb").glob("offline-run-*"))) == 2
     assert (run_dir / "final" / "evaluation" / "report.md").is_file()  # train ends with the comparison
+    markdown = (run_dir / "final" / "evaluation" / "report.md").read_text()
+    assert markdown.count("## Bid response by epoch") == 1 and "| epoch 1 |" in markdown
+    assert (run_dir / "final" / "evaluation" / "bid_response_by_epoch.png").is_file()
+    assert list(report["stage_seconds"])[0] == "epoch_1/samples" and "final/policy" in report["stage_seconds"]
     assert report["mechanism_comparison"].endswith("report.md")
 
 
@@ -142,3 +146,15 @@ def test_a_reward_phase_with_too_few_inserted_ads_keeps_the_previous_reward_mode
     result = reward_model_stage(inputs, run_dir / "epoch_1" / "samples", tmp_path / "rm", previous)
     assert result["reused"] == str(previous) and 0 < result["click_rows"] < 10**6
     assert (tmp_path / "rm" / "pctr.pt").read_bytes() == (previous / "pctr.pt").read_bytes()
+
+
+def test_ceiling_clones_the_optimum_from_a_base_and_checks_both_policies(micro_base, tmp_path):
+    out = tmp_path / "ceiling"
+    result = subprocess.run([CLI, "base", "ceiling", "--config", MICRO, "--policy", str(micro_base), "--out", str(out)],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "ceiling_report.json").read_text())
+    assert report["policy_dir"] == str(micro_base) and (out / "config.json").is_file()
+    for name in ("policy", "cloned"):
+        assert report[name]["requests"] > 0 and isinstance(report[name]["allocation_efficiency"], float)
+        assert 0 < report[name]["bid_blind_efficiency"] < 1

@@ -160,3 +160,19 @@ def test_masked_sampling_never_writes_absent_ads_or_lone_at_signs_and_each_candi
     once = engine.generate([prompt], 8, wide, seed=3, token_rules=[TokenRules(banned=closed, once=(a, b))])[0]
     assert max(s.token_ids.count(a) for s in repeating) > 1
     assert all(s.token_ids.count(a) <= 1 and s.token_ids.count(b) <= 1 and len(s.token_ids) == 48 for s in once)
+
+
+def test_a_rows_temperature_overrides_the_configs_zero_makes_every_sample_the_greedy_one(tiny_policy):
+    world = build_tiny_world(0)
+    queries = world.split("train")[:2]
+    rows = {"request_id": [q.query_id for q in queries],
+            "request": [request_to_json(world.request(q, draw_bids(0, "reward", 1, q.query_id, q.candidates)))
+                        for q in queries],
+            "n": [3, 3], "temperature": [0.0, None]}
+    config = RolloutConfig(engine="hf", sampling=SamplingConfig(temperature=1.0, max_tokens=12))
+    out = RolloutWorker(str(tiny_policy), config.model_dump(), "tiny")(rows)
+    assert "temperature" not in out
+    answers = {rid: [t for r, t in zip(out["request_id"], out["token_ids"]) if r == rid] for rid in rows["request_id"]}
+    greedy, sampled = answers[rows["request_id"][0]], answers[rows["request_id"][1]]
+    assert greedy[0] == greedy[1] == greedy[2]
+    assert len({tuple(t) for t in sampled}) > 1
