@@ -1,4 +1,4 @@
-"""Mechanisms side by side on the same requests and bids (issue 6), scored with the same click model.
+"""Mechanisms side by side on the same requests and bids, scored with the same click model.
 
 Every mechanism yields a MechanismOutcome per request. Revenue is what the mechanism charges in
 expectation: per-click mechanisms (LLM-Auction, base) sum cpc x expected clicks, per-impression ones
@@ -98,7 +98,7 @@ def revenue(outcome: MechanismOutcome, clicks: dict[str, float]) -> float:
 
 def mechanism_metrics(requests: list[AuctionRequest], scored: list[Scored], judge: ClickModel,
                       reward_clicks: ClickModel | None, auction: AuctionConfig, optimum_total: float | None) -> dict:
-    """The issue's metric set for one mechanism over the requests."""
+    """The evaluation's metric set for one mechanism over the requests."""
     n = len(requests)
     revenue_sum = reward_sum = pctr_reward_sum = clicks_sum = 0.0
     ads = errors = generations = 0

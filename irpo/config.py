@@ -22,6 +22,8 @@ class RewardModelConfig(StrictModel):
     validation_share: float = Field(0.1, ge=0, lt=1, description="training requests set aside to pick the best "
                                     "epoch (early stopping); 0 keeps the last epoch")
     # run F (docs/EXPERIMENTS.md): a refit on 155 rows was noise (R vs exact R Spearman -0.15)
+    min_holdout_auc: float = Field(0.55, ge=0, le=1, description="a refit with a lower held-out AUC, or a "
+                                   "held-out log-loss above the base rate's, is degenerate: the previous model is kept")
     min_click_rows: int = Field(300, ge=1, description="fewer inserted ads than this in a reward phase: keep "
                                 "the previous epoch's model (a fit on a handful of clicks is noise)")
 

@@ -49,7 +49,7 @@ def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) ->
 
 
 def evaluate_samples(samples: pd.DataFrame, user: SimulatedUser, auction: AuctionConfig, exact: bool = True) -> dict:
-    """The issue's metric set for the `eval` and `probe` rows of one rollout pass.
+    """The evaluation's metric set for the `eval` and `probe` rows of one rollout pass.
 
     `exact`: clicks are the simulated user's expected clicks; else the LLM judge's realised clicks, and
     allocation efficiency (defined against the simulated user's optimum) is left out.

@@ -78,14 +78,14 @@ def split_click_rows(request_ids: pd.Series, holdout_share: float, validation_sh
 
 
 def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previous: Path | None = None) -> dict:
-    """Fit pCTR on the reward rows; with too few of them, carry the previous epoch's model over."""
+    """Fit pCTR on the reward rows; with too few of them, or a fit no better than chance on the held-out
+    rows, carry the previous epoch's model over (flagged in the result and the log)."""
     config = inputs.irpo.reward_model
     rows = click_rows(read_samples(samples_dir, "reward"))
-    if len(rows) < config.min_click_rows and previous is not None and (previous / "pctr.json").is_file():
+    if len(rows) < config.min_click_rows and _has_model(previous):
         log.warning("reward phase: %d inserted ads (< %d): keeping the reward model of %s", len(rows),
                     config.min_click_rows, previous)
-        shutil.copytree(previous, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("stage.json"))
-        return {"click_rows": len(rows), "reused": str(previous)}
+        return {"click_rows": len(rows), "reused": _carry_over(previous, out)}
     if rows.empty:  # nothing to learn from: R falls back to -lambda s_resp (recorded, and logged loudly)
         log.warning("reward phase: the policy inserted no valid ad, so there is no click to fit; p = 0 this epoch")
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
@@ -107,7 +107,30 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
         probs, labels = predict(model, meta, holdout), holdout["clicked"]
         result.update(holdout_log_loss=log_loss(probs, labels), holdout_auc=auc(probs, labels),
                       holdout_log_loss_base_rate=log_loss(np.full(len(labels), train["clicked"].mean()), labels))
+        result["degenerate"] = degenerate_fit(result, config.min_holdout_auc)
+    if result.get("degenerate"):
+        log.warning("reward model: held-out AUC %.3f, log-loss %.4f vs base rate %.4f: no better than chance%s",
+                    result["holdout_auc"], result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
+                    "; keeping the previous epoch's model" if _has_model(previous) else " (no earlier model to keep)")
+        if _has_model(previous):
+            result["reused"] = _carry_over(previous, out)
     return result
+
+
+def degenerate_fit(result: dict, min_auc: float) -> bool:
+    """A pCTR fit that ranks held-out clicks no better than chance or predicts worse than the base rate."""
+    return result["holdout_auc"] < min_auc or result["holdout_log_loss"] > result["holdout_log_loss_base_rate"]
+
+
+def _has_model(directory: Path | None) -> bool:
+    return directory is not None and (directory / "pctr.json").is_file()
+
+
+def _carry_over(previous: Path, out: Path) -> str:
+    """Replace whatever `out` holds with the previous epoch's reward model; returns where it came from."""
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(previous, out, ignore=shutil.ignore_patterns("stage.json"))
+    return str(previous)
 
 
 def click_probabilities(inputs: StageInputs, samples: pd.DataFrame, rows: pd.DataFrame,

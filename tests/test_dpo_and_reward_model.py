@@ -101,3 +101,24 @@ def test_pctr_model_learns_which_ad_users_click():
         optimizer.step()
     probs = model.click_probability(query, response, users, ads, *slots)
     assert probs[ads == 2].mean() > 0.9 and probs[ads != 2].mean() < 0.1
+
+
+def test_masked_log_probs_equal_the_distribution_the_sampler_drew_from_under_the_same_rules(model):
+    from rollout.engine import TokenRules
+    from rollout.hf_engine import RulesPerRow
+
+    eos = model.config.eos_token_id
+    rules = TokenRules(banned=(eos, *range(30, 60)), once=tuple(range(60, 300)))  # once-tokens recur if allowed
+    prompt = torch.randint(5, 400, (1, 8))
+    torch.manual_seed(0)
+    out = model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, temperature=1.0, top_k=0,
+                         top_p=1.0, max_new_tokens=16, logits_processor=[RulesPerRow([rules], 1, 8)],
+                         output_scores=True, return_dict_in_generate=True, pad_token_id=0)
+    completion = out.sequences[0, 8:]
+    assert len(completion) == 16 and len(set(completion.tolist()) & set(rules.once)) >= 2
+    sampler = sum(out.scores[t][0].float().log_softmax(-1)[completion[t]] for t in range(16))
+    mask = torch.zeros_like(out.sequences)
+    mask[0, 8:] = 1
+    got = completion_logprobs(model, out.sequences, torch.ones_like(out.sequences), mask,
+                              banned=[list(rules.banned)], once=[list(rules.once)])
+    assert got.item() == pytest.approx(sampler.item(), abs=1e-4)

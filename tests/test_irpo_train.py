@@ -129,7 +129,9 @@ def test_train_refuses_a_run_dir_holding_another_config(tmp_path, micro_base):
     assert "holds a run with another config (differs at" in result.stderr and "irpo.epochs" in result.stderr
 
 
-def test_a_reward_phase_with_too_few_inserted_ads_keeps_the_previous_reward_model(resumed_run, tmp_path):
+@pytest.mark.parametrize("update", [{"min_click_rows": 10**6}, {"min_click_rows": 1, "min_holdout_auc": 1.0}],
+                         ids=["too_few_inserted_ads", "a_fit_no_better_than_chance"])
+def test_a_reward_phase_keeps_the_previous_reward_model_after(update, resumed_run, tmp_path):
     from cluster.layout import load_layout
     from irpo.stages import StageInputs, reward_model_stage
     from judge.environment import get_world, simulated_user
@@ -137,14 +139,14 @@ def test_a_reward_phase_with_too_few_inserted_ads_keeps_the_previous_reward_mode
 
     run_dir = resumed_run[0]
     config = load_config(run_dir / "config.yaml")
-    irpo = config.irpo.model_copy(update={"reward_model": config.irpo.reward_model.model_copy(
-        update={"min_click_rows": 10**6})})
+    irpo = config.irpo.model_copy(update={"reward_model": config.irpo.reward_model.model_copy(update=update)})
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, load_layout(ROOT / "ray_config.yaml").roles, user, "tiny",
                          tmp_path / "ray")
     previous = run_dir / "epoch_1" / "reward_model"
     result = reward_model_stage(inputs, run_dir / "epoch_1" / "samples", tmp_path / "rm", previous)
     assert result["reused"] == str(previous) and 0 < result["click_rows"] < 10**6
+    assert result.get("degenerate", False) == ("min_holdout_auc" in update)
     assert (tmp_path / "rm" / "pctr.pt").read_bytes() == (previous / "pctr.pt").read_bytes()
 
 
@@ -158,3 +160,21 @@ def test_ceiling_clones_the_optimum_from_a_base_and_checks_both_policies(micro_b
     for name in ("policy", "cloned"):
         assert report[name]["requests"] > 0 and isinstance(report[name]["allocation_efficiency"], float)
         assert 0 < report[name]["bid_blind_efficiency"] < 1
+
+
+def test_exact_reward_ranks_each_prompts_answers_by_the_simulated_users_exact_reward(resumed_run, tmp_path):
+    from cluster.layout import load_layout
+    from irpo.stages import StageInputs, pairs_stage
+    from judge.environment import get_world, simulated_user
+    from llm_auction.config import load_config
+
+    run_dir = resumed_run[0]
+    config = load_config(run_dir / "config.yaml")
+    irpo = config.irpo.model_copy(update={"reward": "exact", "pair_losers": "all", "delta_th": 0.0})
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, load_layout(ROOT / "ray_config.yaml").roles,
+                         user, "tiny", tmp_path / "ray")
+    summary = pairs_stage(inputs, run_dir / "epoch_1" / "samples", None, run_dir / "final" / "policy", tmp_path / "pairs")
+    assert summary["prompts"] > 0
+    assert summary["reward_vs_exact_spearman"] == pytest.approx(1.0)
+    assert summary["winner_exact_reward"] > summary["loser_exact_reward"]
