@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from auction.codec import request_from_json
-from auction.parser import parse_answer
 from auction.config import AuctionConfig
 from auction.metrics import spearman
+from auction.parser import parse_answer
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
 from irpo.evaluation import evaluate_samples
@@ -181,11 +181,11 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
                                                           for p, i in losers])))
         tokenizer = AutoTokenizer.from_pretrained(policy_dir)
         records = preference_records(samples, preferences, index, tokenizer, inputs.prompt_style)
-        random.Random(f"{inputs.irpo.seed}|pairs|{samples_dir}").shuffle(records)
+        # seeded by the epoch's name, not its path: a run resumed elsewhere shuffles the same way
+        random.Random(f"{inputs.irpo.seed}|pairs|{samples_dir.parent.name}").shuffle(records)
         dataset = ray.data.from_items(records).map_batches(
-            ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir)}, batch_size=32, batch_format="pandas",
-            concurrency=1,
-            num_cpus=inputs.roles.judge.cpus)
+            ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir)}, batch_size=32,
+            batch_format="pandas", concurrency=1, num_cpus=inputs.roles.judge.cpus)
         dataset.write_parquet(str(out / "pairs"))
     return summary
 
