@@ -11,7 +11,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from auction.types import Ad, InsertedAd, MAX_AD_ID_CHARS, MAX_TITLE_CHARS
+from auction.types import Ad, AuctionRequest, InsertedAd, MAX_AD_ID_CHARS, MAX_TITLE_CHARS
 
 MENTION_PATTERN = re.compile(
     r"@(?P<title>[^@\[\]\r\n]{1,%d})@\[(?P<ad_id>[^@\[\]\s]{1,%d})\]" % (MAX_TITLE_CHARS, MAX_AD_ID_CHARS)
@@ -66,6 +66,11 @@ def parse_answer(text: str, candidates: dict[str, Ad] | list[Ad] | tuple[Ad, ...
     errors.extend(_malformed_leftovers(text, consumed, titles))
     errors.sort(key=lambda e: (e.start, e.end))
     return ParsedAnswer(text, tuple(inserted), tuple(errors))
+
+
+def parse_request_answer(text: str, request: AuctionRequest) -> ParsedAnswer:
+    """An answer parsed against its own request's candidates."""
+    return parse_answer(text, [c.ad for c in request.candidates])
 
 
 def _titles_by_id(candidates: dict[str, Ad] | list[Ad] | tuple[Ad, ...]) -> dict[str, str]:

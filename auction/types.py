@@ -146,6 +146,15 @@ class AuctionRequest:
         candidates = tuple(Candidate(c.ad, bid) if c.ad_id == ad_id else c for c in self.candidates)
         return AuctionRequest(self.request_id, self.user, self.query, candidates)
 
+    def restricted_to(self, ad_ids) -> AuctionRequest:
+        """The same request offering only `ad_ids` (a pre-generation mechanism's winners)."""
+        missing = [a for a in ad_ids if a not in self.by_id]
+        if missing:
+            raise KeyError(f"ad_ids {missing} are not candidates of request {self.request_id!r}")
+        keep = set(ad_ids)
+        return AuctionRequest(self.request_id, self.user, self.query,
+                              tuple(c for c in self.candidates if c.ad_id in keep))
+
 
 @dataclass(frozen=True)
 class InsertedAd:

@@ -1,14 +1,16 @@
 """How a policy's allocation moves with one bid: monotonicity and continuity curves, and the incentive audit.
 
 All three sweep one advertiser's bid with everything else fixed and measure that ad's expected clicks
-under the simulated user, averaged over sampled answers.
+under the simulated user, averaged over sampled answers; each sweep is one batch of generations.
 """
 from __future__ import annotations
 
 from statistics import mean
 
+import numpy as np
+
 from auction.metrics import continuity, monotone_share, monotonicity
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from auction.types import AuctionRequest
 from judge.simulated_user import SimulatedUser
 
@@ -16,29 +18,39 @@ SHADING = (0.5, 0.7, 0.85, 1.0, 1.15, 1.3, 1.6)  # bids tried, as multiples of t
 ROI_TARGET = 1.25  # a value maximiser with this ROI target bids at most value / target
 
 
-def expected_clicks(generator, user: SimulatedUser, request: AuctionRequest, ad_id: str, bid: float, samples: int,
-                    seed: int) -> float:
-    swept = request.with_bid(ad_id, bid)
-    ads = [c.ad for c in swept.candidates]
-    answers = [parse_answer(g.text, ads) for g in generator.generate(swept, samples, seed=seed)]
-    return mean(user.click_probs(swept, a).get(ad_id, 0.0) for a in answers)
+def expected_clicks(generator, user: SimulatedUser, sweeps: list[tuple[AuctionRequest, str, float]], samples: int,
+                    seed: int = 0) -> list[float]:
+    """For each (request, ad, bid): that ad's expected clicks with its bid set to `bid`, averaged over
+    `samples` answers. Every sweep point is generated in one batch."""
+    swept = [request.with_bid(ad_id, bid) for request, ad_id, bid in sweeps]
+    batches = generator.generate(swept, samples, seed=seed)
+    return [mean(user.click_probs(request, parse_request_answer(g.text, request)).get(ad_id, 0.0) for g in answers)
+            for request, (_, ad_id, _), answers in zip(swept, sweeps, batches)]
 
 
 def monotonicity_curve(generator, user, targets: list[tuple[AuctionRequest, str]], grid, samples: int) -> dict:
-    """Mean curve over requests, its Spearman correlation with the bid, and the share of monotone requests."""
-    curves = [[expected_clicks(generator, user, r, ad, b, samples, seed=k) for k, b in enumerate(grid)]
-              for r, ad in targets]
-    averaged = [mean(c[i] for c in curves) for i in range(len(grid))]
-    return {"bids": list(grid), "clicks": averaged, "spearman": monotonicity(grid, averaged),
-            "monotone_share": monotone_share(curves)}
+    """Mean curve over requests with its standard error, its Spearman correlation with the bid, and the
+    share of monotone requests."""
+    flat = expected_clicks(generator, user, [(r, ad, b) for r, ad in targets for b in grid], samples)
+    curves = np.array(flat).reshape(len(targets), len(grid))
+    averaged = curves.mean(axis=0).tolist()
+    stderr = (curves.std(axis=0, ddof=1) / np.sqrt(len(targets))).tolist() if len(targets) > 1 else None
+    return {"bids": list(grid), "clicks": averaged, "stderr": stderr, "requests": len(targets),
+            "answers_per_bid": samples, "spearman": monotonicity(grid, averaged),
+            "monotone_share": monotone_share(curves.tolist())}
 
 
 def continuity_curve(generator, user, target: tuple[AuctionRequest, str], samples: int) -> dict:
     request, ad_id = target
     bids = list(range(1, 101))
-    clicks = [expected_clicks(generator, user, request, ad_id, b, samples, seed=b) for b in bids]
-    return {"request_id": request.request_id, "ad_id": ad_id, "bids": bids, "clicks": clicks,
+    clicks = expected_clicks(generator, user, [(request, ad_id, b) for b in bids], samples)
+    return {"request_id": request.request_id, "ad_id": ad_id, "ad_title": request.by_id[ad_id].ad.title,
+            "query": request.query, "answers_per_bid": samples, "bids": bids, "clicks": clicks,
             "largest_jump": continuity(bids, clicks)}
+
+
+def audit_bids(value: float) -> list[float]:
+    return sorted({round(value * f, 2) for f in SHADING} | {round(value / ROI_TARGET, 2)})
 
 
 def incentive_audit(generator, user, targets: list[tuple[AuctionRequest, str]], samples: int) -> dict:
@@ -49,11 +61,13 @@ def incentive_audit(generator, user, targets: list[tuple[AuctionRequest, str]], 
     share: value maximisers (maximise v clicks(b) subject to b <= v / tau) for whom bidding exactly
     v / tau is (within 0.02 clicks) the best bid under their cap.
     """
+    grids = [audit_bids(request.bids()[ad_id]) for request, ad_id in targets]
+    flat = iter(expected_clicks(generator, user, [(r, ad, b) for (r, ad), bids in zip(targets, grids) for b in bids],
+                                samples))
     regrets, roi_best, rows = [], [], []
-    for request, ad_id in targets:
+    for (request, ad_id), bids in zip(targets, grids):
         value = request.bids()[ad_id]
-        bids = sorted({round(value * f, 2) for f in SHADING} | {round(value / ROI_TARGET, 2)})
-        clicks = {b: expected_clicks(generator, user, request, ad_id, b, samples, seed=i) for i, b in enumerate(bids)}
+        clicks = {b: next(flat) for b in bids}
         utility = {b: (value - b) * c for b, c in clicks.items()}
         best_bid = max(utility, key=utility.get)
         regrets.append(utility[best_bid] - utility[round(value, 2)] if round(value, 2) in utility else 0.0)

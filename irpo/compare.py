@@ -1,34 +1,47 @@
 """Mechanisms side by side on the same requests and bids, scored with the same click model.
 
-Every mechanism yields a MechanismOutcome per request. Revenue is what the mechanism charges in
-expectation: per-click mechanisms (LLM-Auction, base) sum cpc x expected clicks, per-impression ones
-(MOSAIC, segment, prominence) their expected payments. Reward is R = sum b_i p_i - lambda s_resp with
-the judge's clicks (exact, for the simulated user) and, where a reward model is given, with pCTR.
+Each mechanism serves every request in one batch of generations and yields a MechanismOutcome per
+request; `request_scores` turns it into expected per-request scores (comparison_stats aggregates them).
+Revenue is what the mechanism charges in expectation: per-click mechanisms (LLM-Auction, base) sum
+cpc x expected clicks over their answers, per-impression ones (MOSAIC, segment, prominence) their
+ex-ante expected payments. Reward is R = sum b_i p_i - lambda s_resp with the judge's clicks (exact,
+for the simulated user) and, where a reward model is given, with pCTR.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+
+import numpy as np
 
 from auction.config import AuctionConfig
-from auction.mechanisms import run_llm_auction, run_mosaic, run_prominence, run_segment_auction
-from auction.mechanisms.protocols import ClickModel, MechanismOutcome
-from auction.parser import ParsedAnswer, parse_answer, render_mention
+from auction.mechanisms import (
+    ProminenceRule, run_llm_auction, run_mosaic, run_prominence, run_segment_auction,
+)
+from auction.mechanisms.protocols import ClickModel, Generator, MechanismOutcome
+from auction.parser import ParsedAnswer, parse_request_answer, render_mention
 from auction.reward import response_cost, response_reward
 from auction.types import AuctionRequest
+from irpo.comparison_stats import SCORE_FIELDS
 from judge.optimum import Allocation, bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
 
 MECHANISMS = ("base", "llm_auction", "mosaic", "segment", "prominence", "optimum", "bid_blind_optimum")
-MOSAIC_CANDIDATES, MOSAIC_TAU, SEGMENTS, PROMINENCE_ALPHA = 20, 1.0, 2, 1.0
-
-
-@dataclass(frozen=True)
-class Scored:
-    outcome: MechanismOutcome
-    seconds: float
+MOSAIC_CANDIDATES, MOSAIC_TAU, SEGMENTS = 20, 1.0, 2
+PROMINENCE = ProminenceRule(alpha=1.0, slots=3, min_share=0.1)  # position_decay: the simulated user's
+DESCRIPTIONS = {
+    "base": "the base policy, same prompt; each shown ad pays its bid per click",
+    "llm_auction": "the trained policy allocates; each shown ad pays its bid per click (first price)",
+    "mosaic": f"{MOSAIC_CANDIDATES} base answers scored by R with the pCTR model, one served "
+              f"(softmax, tau {MOSAIC_TAU:g}); Rochet payments",
+    "segment": f"{SEGMENTS} segment winners drawn with probability b q / sum b q before generation, the base "
+               "policy writes around exactly them; Myerson payments for q clicks per segment won",
+    "prominence": f"shares (b q)^{PROMINENCE.alpha:g} / sum; the {PROMINENCE.slots} largest of at least "
+                  f"{PROMINENCE.min_share:.0%} shown, largest first, written by the base policy; Myerson payments "
+                  "for the clicks of each place",
+    "optimum": "the simulated user's best allocation, ideally placed (upper bound, exact)",
+    "bid_blind_optimum": "the best allocation that sees relevance but not bids, at the true bids (exact)",
+}
 
 
 def relevance_of(user: SimulatedUser, request: AuctionRequest) -> dict[str, float]:
@@ -49,81 +62,65 @@ class IdeallyPlaced:
 def allocation_outcome(request: AuctionRequest, allocation: Allocation) -> MechanismOutcome:
     """An upper-bound mechanism's answer: its ads in the allocation's order (scored by IdeallyPlaced)."""
     text = " ".join(f"try {render_mention(request.by_id[a].ad)} ." for a in allocation.ad_ids)
-    answer = parse_answer(text, [c.ad for c in request.candidates])
-    return MechanismOutcome(answer, generations=0, cost_per_click={a: request.bids()[a] for a in allocation.ad_ids})
+    return MechanismOutcome((parse_request_answer(text, request),), (1.0,), generations=0,
+                            cost_per_click=request.bids())
 
 
-def mechanism_runner(name: str, generators: dict, user: SimulatedUser, auction: AuctionConfig,
-                     reward_clicks: ClickModel | None, seed: int) -> Callable[[AuctionRequest], MechanismOutcome]:
-    """A function serving one request with mechanism `name`."""
-    rng = random.Random(seed)
-    if name == "base":
-        return lambda r: run_llm_auction(r, generators["base"], seed=rng.randrange(2**31))
-    if name == "llm_auction":
-        return lambda r: run_llm_auction(r, generators["llm_auction"], seed=rng.randrange(2**31))
+def run_mechanism(name: str, requests: list[AuctionRequest], generator: Generator | None, user: SimulatedUser,
+                  auction: AuctionConfig, reward_clicks: ClickModel | None, draws: int,
+                  seed: int) -> list[MechanismOutcome]:
+    """Mechanism `name` on every request; sampled mechanisms draw `draws` answers per request."""
+    if name in ("base", "llm_auction"):
+        return run_llm_auction(requests, generator, draws, seed)
     if name == "mosaic":
         if reward_clicks is None:
             raise ValueError("mosaic: needs a reward model (--reward-model DIR) to score its candidates")
-        return lambda r: run_mosaic(r, generators["base"], reward_clicks, auction, MOSAIC_CANDIDATES, MOSAIC_TAU, rng)
+        return run_mosaic(requests, generator, reward_clicks, auction, MOSAIC_CANDIDATES, MOSAIC_TAU, seed)
+    relevances = [relevance_of(user, r) for r in requests]
     if name == "segment":
-        return lambda r: run_segment_auction(r, generators["base"], relevance_of(user, r), SEGMENTS, rng)
+        return run_segment_auction(requests, generator, relevances, SEGMENTS, draws, random.Random(seed))
     if name == "prominence":
-        return lambda r: run_prominence(r, generators["base"], relevance_of(user, r), PROMINENCE_ALPHA,
-                                        seed=rng.randrange(2**31))
+        rule = dataclasses.replace(PROMINENCE, position_decay=user.config.position_decay)
+        return run_prominence(requests, generator, relevances, rule, draws, seed)
     if name in ("optimum", "bid_blind_optimum"):
         best = optimal_allocation if name == "optimum" else bid_blind_allocation
-
-        def allocate(r: AuctionRequest) -> MechanismOutcome:
-            return allocation_outcome(r, best(r.bids(), *user.allocation_inputs(r), user.config, auction))
-
-        return allocate
+        return [allocation_outcome(r, best(r.bids(), *user.allocation_inputs(r), user.config, auction))
+                for r in requests]
     raise ValueError(f"mechanisms: unknown mechanism {name!r}; choose from {', '.join(MECHANISMS)}")
 
 
-def run_mechanism(runner, requests: list[AuctionRequest]) -> list[Scored]:
-    scored = []
-    for request in requests:
-        start = time.perf_counter()
-        outcome = runner(request)
-        scored.append(Scored(outcome, time.perf_counter() - start))
-    return scored
-
-
-def revenue(outcome: MechanismOutcome, clicks: dict[str, float]) -> float:
-    """Per-impression mechanisms charge only the ads the served answer really shows."""
+def revenue(outcome: MechanismOutcome, clicks: list[dict[str, float]]) -> float:
+    """Per-impression mechanisms: their ex-ante expected payments, whatever was drawn. Per-click ones:
+    cpc x expected clicks of the shown ads, averaged over the answers with their serving probabilities."""
     if outcome.expected_payments:
-        return sum(outcome.expected_payments.get(a, 0.0) for a in outcome.answer.ad_ids)
-    return sum(outcome.cost_per_click[a] * clicks.get(a, 0.0) for a in outcome.answer.ad_ids)
+        return sum(outcome.expected_payments.values())
+    return sum(p * sum(outcome.cost_per_click[a] * c.get(a, 0.0) for a in answer.ad_ids)
+               for answer, p, c in zip(outcome.answers, outcome.probs, clicks))
 
 
-def mechanism_metrics(requests: list[AuctionRequest], scored: list[Scored], judge: ClickModel,
-                      reward_clicks: ClickModel | None, auction: AuctionConfig, optimum_total: float | None) -> dict:
-    """The evaluation's metric set for one mechanism over the requests."""
-    n = len(requests)
-    revenue_sum = reward_sum = pctr_reward_sum = clicks_sum = 0.0
-    ads = errors = generations = 0
-    for request, item in zip(requests, scored):
-        answer: ParsedAnswer = item.outcome.answer
-        clicks = judge.click_probs(request, answer)
-        revenue_sum += revenue(item.outcome, clicks)
-        reward_sum += response_reward(answer, request.bids(), clicks, auction.response_cost, auction.penalty_weight)
+def request_scores(request: AuctionRequest, outcome: MechanismOutcome, judge: ClickModel,
+                   reward_clicks: ClickModel | None, auction: AuctionConfig, optimum: float) -> list[float]:
+    """One request's scores (comparison_stats.SCORE_FIELDS), each expected over the served answers."""
+    bids, cost, weight = request.bids(), auction.response_cost, auction.penalty_weight
+    clicks = [judge.click_probs(request, answer) for answer in outcome.answers]
+    totals = dict.fromkeys(SCORE_FIELDS, 0.0)
+    for answer, p, c in zip(outcome.answers, outcome.probs, clicks):
+        totals["reward"] += p * response_reward(answer, bids, c, cost, weight)
         if reward_clicks is not None:
             pctr = reward_clicks.click_probs(request, answer)
-            pctr_reward_sum += response_reward(answer, request.bids(), pctr, auction.response_cost,
-                                               auction.penalty_weight)
-        clicks_sum += sum(clicks.values())
-        ads += len(answer.inserted)
-        errors += bool(answer.errors)
-        generations += item.outcome.generations
-    return {
-        "revenue_per_query": revenue_sum / n,
-        "reward_per_query": reward_sum / n,
-        "reward_per_query_pctr": pctr_reward_sum / n if reward_clicks is not None else None,
-        "ctr": clicks_sum / ads if ads else 0.0,
-        "ads_per_answer": ads / n,
-        "format_error_rate": errors / n,
-        "allocation_efficiency": reward_sum / optimum_total if optimum_total else None,
-        "generations_per_request": generations / n,
-        "seconds_per_request": sum(s.seconds for s in scored) / n,
-        "mean_response_cost": sum(response_cost(s.outcome.answer, auction.response_cost) for s in scored) / n,
-    }
+            totals["reward_pctr"] += p * response_reward(answer, bids, pctr, cost, weight)
+        totals["clicks"] += p * sum(c.values())
+        totals["ads"] += p * len(answer.inserted)
+        totals["format_errors"] += p * bool(answer.errors)
+        totals["response_cost"] += p * response_cost(answer, cost)
+    totals["revenue"] = revenue(outcome, clicks)
+    totals["reward_pctr"] = totals["reward_pctr"] if reward_clicks is not None else float("nan")
+    totals["optimum"] = optimum
+    return [totals[f] for f in SCORE_FIELDS]
+
+
+def score_table(requests: list[AuctionRequest], outcomes: list[MechanismOutcome], judge: ClickModel,
+                reward_clicks: ClickModel | None, auction: AuctionConfig, optima: list[float]) -> np.ndarray:
+    """(requests x SCORE_FIELDS) scores of one mechanism."""
+    return np.array([request_scores(r, o, judge, reward_clicks, auction, opt)
+                     for r, o, opt in zip(requests, outcomes, optima)], dtype=float)

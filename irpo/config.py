@@ -89,6 +89,9 @@ class EvaluationConfig(StrictModel):
     sample_answers: int = Field(8, ge=0, description="answers per epoch shown in W&B's table")
     report_requests: int | None = Field(60, ge=1, description="test requests of the mechanism comparison that "
                                         "`train` writes at its end (None: all; 0 mechanisms skip it)")
+    answers_per_request: int = Field(4, ge=1, description="answers each sampled mechanism draws per request in the "
+                                     "comparison (its metrics average them; MOSAIC weighs its own candidates)")
+    continuity_answers: int = Field(16, ge=1, description="answers per bid on the comparison's continuity curve")
     report_mechanisms: tuple[str, ...] = ("base", "llm_auction", "mosaic", "segment", "prominence", "optimum",
                                           "bid_blind_optimum")
 

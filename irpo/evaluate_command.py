@@ -13,7 +13,9 @@ from pathlib import Path
 from auction.codec import request_from_dict
 from auction.config import AuctionConfig
 from irpo.bid_curves import continuity_curve, incentive_audit, monotonicity_curve
-from irpo.compare import MECHANISMS, IdeallyPlaced, mechanism_metrics, mechanism_runner, run_mechanism
+from irpo.compare import DESCRIPTIONS, MECHANISMS, IdeallyPlaced, run_mechanism, score_table
+from irpo.comparison_report import comparison_markdown
+from irpo.comparison_stats import metrics_with_intervals, paired_differences, resample_counts
 from irpo.config import EvaluationConfig
 from irpo.phase_rows import probe_targets, test_bids
 from irpo.report_plots import curves, mechanism_bars
@@ -68,7 +70,7 @@ class LLMClickModel:
 
 def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechanisms: list[str], world,
                      user: SimulatedUser, requests: list, judge: JudgeConfig, rollout: RolloutConfig, auction: AuctionConfig,
-                     evaluation: EvaluationConfig, out: Path, continuity_samples: int = 2) -> dict:
+                     evaluation: EvaluationConfig, out: Path) -> dict:
     unknown = [m for m in mechanisms if m not in MECHANISMS]
     if unknown:
         raise ValueError(f"--mechanisms: unknown {unknown}; choose from {', '.join(MECHANISMS)}")
@@ -81,74 +83,57 @@ def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechan
         from irpo.pctr_click_model import PCTRClickModel
 
         reward_clicks = PCTRClickModel(reward_model)
-    optimum_total = sum(optimal_allocation(r.bids(), *user.allocation_inputs(r), user.config, auction).objective
-                        for r in requests) if simulated else None
+    optima = [optimal_allocation(r.bids(), *user.allocation_inputs(r), user.config, auction).objective
+              if simulated else float("nan") for r in requests]
+    counts = resample_counts(len(requests), seed=judge.seed)
     style = resolve_style(rollout.prompt_style, world.name)
     targets = probe_targets(world, user, evaluation.probe_requests)
     probe = [(world.request(q, test_bids(world, q, judge.seed)), ad) for q, ad in targets]
-    report = {"world": world.name, "requests": len(requests), "judge": judge.kind, "mechanisms": {},
-              "curves": {"monotonicity": {}, "continuity": {}}, "audit": None,
-              "policy": str(policy), "base_policy": str(base), "reward_model": str(reward_model)}
+    report = {"world": world.name, "requests": len(requests), "answers_per_request": evaluation.answers_per_request,
+              "judge": judge.kind, "mechanisms": {}, "paired": {}, "curves": {"monotonicity": {}, "continuity": {}},
+              "audit": None, "policy": str(policy), "base_policy": str(base), "reward_model": str(reward_model)}
+    scores = {}
     for engine_dir, names in ((base, [m for m in mechanisms if m in BASE_ENGINE]),
                               (policy, [m for m in mechanisms if m == "llm_auction"]),
-                              (None, [m for m in mechanisms if "optimum" in m])):
+                              (None, [m for m in mechanisms if "optimum" in m and simulated])):
         if not names:
             continue
         engine = make_engine(engine_dir, rollout) if engine_dir is not None else None
         generator = (EngineGenerator(engine, style, rollout.sampling, rollout.mask_absent_ads)
                      if engine is not None else None)
-        generators = {"base": generator, "llm_auction": generator}
         for name in names:
-            if "optimum" in name and not simulated:
-                continue
             log.info("evaluating %s on %d requests", name, len(requests))
-            scored = run_mechanism(mechanism_runner(name, generators, user, auction, reward_clicks, judge.seed),
-                                   requests)
+            began = time.perf_counter()
+            outcomes = run_mechanism(name, requests, generator, user, auction, reward_clicks,
+                                     evaluation.answers_per_request, judge.seed)
+            seconds = time.perf_counter() - began
             clicks = IdeallyPlaced(user) if "optimum" in name else judge_clicks
-            report["mechanisms"][name] = mechanism_metrics(requests, scored, clicks, reward_clicks, auction,
-                                                           optimum_total)
+            scores[name] = score_table(requests, outcomes, clicks, reward_clicks, auction, optima)
+            report["mechanisms"][name] = {
+                "description": DESCRIPTIONS[name], **metrics_with_intervals(scores[name], counts),
+                "generations_per_request": sum(o.generations for o in outcomes) / len(outcomes),
+                "answers_per_request": len(outcomes[0].answers), "seconds_per_request": seconds / len(requests)}
             if name in ("base", "llm_auction") and simulated:
-                _curves(report, name, generator, user, probe, evaluation, continuity_samples)
+                _curves(report, name, generator, user, probe, evaluation)
             if name == "llm_auction" and simulated:
                 report["audit"] = incentive_audit(generator, user, probe, evaluation.probe_samples)
-        del generator, generators, engine
+        del generator, engine
         gc.collect()
+    if "llm_auction" in scores:
+        report["paired"] = {name: paired_differences(scores["llm_auction"], other, counts)
+                            for name, other in scores.items() if name != "llm_auction"}
     report["seconds"] = round(time.perf_counter() - start, 1)
     write_outputs(report, out)
     return report
 
 
-def _curves(report, name, generator, user, probe, evaluation: EvaluationConfig, continuity_samples: int) -> None:
+def _curves(report, name, generator, user, probe, evaluation: EvaluationConfig) -> None:
     report["curves"]["monotonicity"][name] = monotonicity_curve(generator, user, probe, evaluation.probe_bids,
                                                                 evaluation.probe_samples)
-    report["curves"]["continuity"][name] = continuity_curve(generator, user, probe[0], continuity_samples)
+    report["curves"]["continuity"][name] = continuity_curve(generator, user, probe[0], evaluation.continuity_answers)
 
 
 def write_outputs(report: dict, out: Path) -> None:
     write_json_atomic(out / "report.json", report)
     plots = [mechanism_bars(report, out), curves(report, "monotonicity", out), curves(report, "continuity", out)]
-    (out / "report.md").write_text(markdown(report, [p.name for p in plots if p is not None]))
-
-
-def markdown(report: dict, plots: list[str]) -> str:
-    keys = ("revenue_per_query", "reward_per_query", "reward_per_query_pctr", "ctr", "ads_per_answer",
-            "format_error_rate", "allocation_efficiency", "generations_per_request", "seconds_per_request")
-    lines = [f"# Mechanism comparison: {report['requests']} test requests, {report['world']} world, "
-             f"{report['judge']} judge", "", "| mechanism | " + " | ".join(keys) + " |",
-             "|---|" + "---|" * len(keys)]
-    for name, metrics in report["mechanisms"].items():
-        cells = ["-" if metrics[k] is None else f"{metrics[k]:.3f}" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for name, curve in report["curves"]["monotonicity"].items():
-        lines.append(f"\nMonotonicity ({name}): Spearman {curve['spearman']:.3f}, monotone share "
-                     f"{curve['monotone_share']:.3f}")
-    for name, curve in report["curves"]["continuity"].items():
-        lines.append(f"Continuity ({name}): largest jump between adjacent bids {curve['largest_jump']:.3f}")
-    audit = report.get("audit")
-    if audit:
-        lines.append(f"\nIncentive audit ({audit['advertisers']} advertisers, first price): mean regret of bidding "
-                     f"the value {audit['mean_regret']:.3f}, worst {audit['worst_regret']:.3f}; value maximisers "
-                     f"(ROI target {audit['roi_target']}) for whom bidding value/target is best: "
-                     f"{audit['roi_truthful_share']:.2f}")
-    lines += ["", *[f"![{p}]({p})" for p in plots], ""]
-    return "\n".join(lines)
+    (out / "report.md").write_text(comparison_markdown(report, [p.name for p in plots if p is not None]))

@@ -9,10 +9,34 @@ from rollout.config import SamplingConfig
 
 @dataclass(frozen=True)
 class TokenRules:
-    """Decoding rules for one prompt: tokens never sampled, and tokens sampled at most once each."""
+    """Decoding rules for one prompt: tokens never sampled, tokens sampled at most once each, and tokens
+    that must each be sampled once, in this order, before any `stop` token ends the completion."""
 
     banned: tuple[int, ...] = ()
     once: tuple[int, ...] = ()
+    required: tuple[int, ...] = ()
+    stop: tuple[int, ...] = ()
+
+
+class RuleState:
+    """One completion's progress through its TokenRules; `advance` it with each newly sampled token."""
+
+    def __init__(self, rules: TokenRules):
+        self.rules, self.used, self.placed = rules, [], 0
+        self.once = frozenset(rules.once) | frozenset(rules.required)
+
+    def advance(self, tokens) -> None:
+        for token in tokens:
+            if token in self.once:
+                self.used.append(token)
+            if self.placed < len(self.rules.required) and token == self.rules.required[self.placed]:
+                self.placed += 1
+
+    def banned_now(self) -> list[int]:
+        """Banned tokens, once-tokens already sampled, and, while required tokens remain, every required
+        token but the next one and the stop tokens."""
+        pending = self.rules.required[self.placed:]
+        return [*self.rules.banned, *self.used, *((*pending[1:], *self.rules.stop) if pending else ())]
 
 
 @dataclass(frozen=True)

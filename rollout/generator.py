@@ -1,9 +1,12 @@
-"""An Engine seen as auction's `Generator` protocol: one request at a time, with instructions and prefixes.
+"""An Engine seen as auction's `Generator` protocol: a batch of requests in one engine call.
 
-The baseline mechanisms (MOSAIC, segment, prominence) call a generator per request; this adapter
-renders the Ad-LLM prompt (plus any instruction), continues from `prefix`, and returns Generations.
+The baseline mechanisms and the bid-response curves call it. For a mechanism that allocates before
+generating (`shown`), the prompt lists only the allocated ads, and where the tokenizer holds whole
+mentions as tokens the decoding rules require each of them once, in order (rollout.mention_mask).
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from auction.mechanisms.protocols import Generation
 from auction.types import AuctionRequest
@@ -18,10 +21,11 @@ class EngineGenerator:
         self.engine, self.style, self.sampling, self.mask = engine, style, sampling, mask_absent_ads
         self.calls = 0
 
-    def generate(self, request: AuctionRequest, n: int, *, instruction: str | None = None, prefix: str = "",
-                 seed: int = 0) -> list[Generation]:
-        prompt = self.engine.chat_prompt(ad_llm_messages(request, self.style, instruction)) + prefix
+    def generate(self, requests: Sequence[AuctionRequest], n: int, *, seed: int = 0,
+                 shown: Sequence[tuple[str, ...]] | None = None) -> list[list[Generation]]:
+        offered = list(requests) if shown is None else [r.restricted_to(ads) for r, ads in zip(requests, shown)]
+        prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in offered]
+        rules = mention_rules(self.engine, offered, self.mask, None if shown is None else list(shown))
         self.calls += 1
-        rules = mention_rules(self.engine, [request], self.mask)
-        (samples,) = self.engine.generate([prompt], n, self.sampling, seed, token_rules=rules)
-        return [Generation(s.text, logprob=s.logprob) for s in samples]
+        batches = self.engine.generate(prompts, n, self.sampling, seed, token_rules=rules)
+        return [[Generation(s.text, logprob=s.logprob) for s in samples] for samples in batches]

@@ -13,7 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rollout.config import SamplingConfig
-from rollout.engine import Sample, TokenRules
+from rollout.engine import RuleState, Sample, TokenRules
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,15 @@ class RulesPerRow:
     """A logits processor applying each prompt's TokenRules (rows are prompts x n samples, prompt-major)."""
 
     def __init__(self, rules: list[TokenRules], n: int, prompt_width: int):
-        self.rules, self.n, self.prompt_width = rules, n, prompt_width
+        self.states = [RuleState(rules[row // n]) for row in range(len(rules) * n)]
+        self.prompt_width = prompt_width
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        generated = input_ids[:, self.prompt_width:].tolist()
-        for row in range(scores.shape[0]):
-            rule = self.rules[row // self.n]
-            used = set(generated[row]).intersection(rule.once) if rule.once else ()
-            banned = [*rule.banned, *used]
+        if input_ids.shape[1] > self.prompt_width:  # fold in the token sampled at the previous step
+            for state, token in zip(self.states, input_ids[:, -1].tolist()):
+                state.advance((token,))
+        for row, state in enumerate(self.states):
+            banned = state.banned_now()
             if banned:
                 scores[row, banned] = float("-inf")
         return scores

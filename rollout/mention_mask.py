@@ -24,15 +24,19 @@ class MentionMask:
         vocab = tokenizer.get_vocab()
         self.by_ad = {m.group(1): token_id for token, token_id in vocab.items() if (m := MENTION_TOKEN.match(token))}
         self.lone_at = [vocab[t] for t in ("@", " @") if t in vocab] if self.by_ad else []
+        self.stop = (tokenizer.eos_token_id,) if tokenizer.eos_token_id is not None else ()
 
     def banned(self, request: AuctionRequest) -> list[int]:
         """Whole-mention tokens of ads that are not candidates of `request`, and the lone `@` tokens."""
         return [token_id for ad_id, token_id in self.by_ad.items() if ad_id not in request.by_id] + self.lone_at
 
-    def rules(self, request: AuctionRequest) -> TokenRules:
-        """Non-candidates' mentions and lone `@` never; each candidate's mention at most once."""
+    def rules(self, request: AuctionRequest, shown: tuple[str, ...] | None = None) -> TokenRules:
+        """Non-candidates' mentions and lone `@` never; each candidate's mention at most once; with `shown`,
+        exactly those ads' mentions, in that order, before the answer may end."""
         once = tuple(token_id for ad_id, token_id in self.by_ad.items() if ad_id in request.by_id)
-        return TokenRules(banned=tuple(self.banned(request)), once=once)
+        required = tuple(self.by_ad[a] for a in shown) if shown is not None else ()
+        return TokenRules(banned=tuple(self.banned(request)), once=once, required=required,
+                          stop=self.stop if required else ())
 
 
 @functools.lru_cache(maxsize=8)
@@ -41,9 +45,12 @@ def mention_mask(tokenizer) -> MentionMask:
     return MentionMask(tokenizer)
 
 
-def mention_rules(engine, requests: list[AuctionRequest], enabled: bool) -> list[TokenRules] | None:
+def mention_rules(engine, requests: list[AuctionRequest], enabled: bool,
+                  shown: list[tuple[str, ...]] | None = None) -> list[TokenRules] | None:
     """Each request's decoding rules, or None when masking is off or the tokenizer has no mention tokens."""
     if not enabled:
         return None
     mask = mention_mask(engine.tokenizer)
-    return [mask.rules(r) for r in requests] if mask.by_ad else None
+    if not mask.by_ad:
+        return None
+    return [mask.rules(r, None if shown is None else shown[i]) for i, r in enumerate(requests)]

@@ -49,7 +49,7 @@ def _number(bid: float) -> int | float:
     return int(bid) if float(bid).is_integer() else round(bid, 2)
 
 
-def ad_llm_messages(request: AuctionRequest, style: PromptStyle = "full", instruction: str | None = None) -> list[dict]:
+def ad_llm_messages(request: AuctionRequest, style: PromptStyle = "full") -> list[dict]:
     """Chat messages asking the policy to answer `request` with ads inserted as it sees fit."""
     user, ads = request.user, "\n".join(candidate_lines(request))
     if style == "tiny":
@@ -61,6 +61,4 @@ def ad_llm_messages(request: AuctionRequest, style: PromptStyle = "full", instru
         content = (f"User profile: {user.basic_info or 'not given'}. Interests: {interests}.\n"
                    f"Question: {request.query}\nCandidate ads, one JSON object per line:\n{ads}")
         messages = [{"role": "system", "content": FULL_RULES}, {"role": "user", "content": content}]
-    if instruction:
-        messages[-1]["content"] += f"\n{instruction}"
     return messages

@@ -72,7 +72,7 @@ class VLLMEngine:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
-        from rollout.vllm_token_rules import EXTRA_ARG
+        from rollout.vllm_token_rules import as_extra_args
 
         schemas = json_schemas or [None] * len(prompts)
         rules = token_rules or [None] * len(prompts)
@@ -82,7 +82,7 @@ class VLLMEngine:
                 n=n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
                 max_tokens=sampling.max_tokens, seed=request_seed(seed, i), logprobs=0 if logprobs else None,
                 structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
-                extra_args={EXTRA_ARG: {"banned": rules[i].banned, "once": rules[i].once}} if rules[i] else None,
+                extra_args=as_extra_args(rules[i]),
             )
             for i, schema in enumerate(schemas)
         ]

@@ -37,16 +37,19 @@ def make_request(bids: dict[str, float] | None = None, request_id: str = "r-1") 
 
 
 class ScriptedGenerator:
-    """A Generator that replays fixed texts, recording what it was asked (a protocol test double)."""
+    """A Generator that replays fixed texts in turn, recording what it was asked (a protocol test double)."""
 
     def __init__(self, texts: list[str], logprobs: list[float] | None = None):
-        self.texts, self.logprobs, self.calls = texts, logprobs, []
+        self.texts, self.logprobs, self.calls, self.served = texts, logprobs, [], 0
 
-    def generate(self, request, n, *, instruction=None, prefix="", seed=0):
-        self.calls.append({"n": n, "instruction": instruction, "prefix": prefix})
-        start = len(self.calls) - 1 if n == 1 else 0
-        picked = [self.texts[(start + k) % len(self.texts)] for k in range(n)]
-        return [Generation(text, logprob=(self.logprobs or [0.0] * 99)[k]) for k, text in enumerate(picked)]
+    def generate(self, requests, n, *, seed=0, shown=None):
+        self.calls.append({"requests": list(requests), "n": n, "shown": shown})
+        batches = []
+        for _ in requests:
+            picked = [self.texts[(self.served + k) % len(self.texts)] for k in range(n)]
+            self.served += n
+            batches.append([Generation(t, logprob=(self.logprobs or [0.0] * 99)[k]) for k, t in enumerate(picked)])
+        return batches
 
 
 @pytest.fixture

@@ -96,6 +96,12 @@ def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_repo
     assert set(report["mechanisms"]) == {"base", "llm_auction", "mosaic", "segment", "prominence", "optimum",
                                          "bid_blind_optimum"}
     assert all(keys <= set(m) for m in report["mechanisms"].values())
+    for metrics in report["mechanisms"].values():
+        lo, hi = metrics["ci95"]["reward_per_query"]
+        assert lo <= metrics["reward_per_query"] <= hi
+    assert set(report["paired"]) == set(report["mechanisms"]) - {"llm_auction"}
+    assert report["paired"]["base"]["revenue_per_query"]["ci95"] is not None
+    assert report["mechanisms"]["segment"]["generations_per_request"] == 1
     assert report["mechanisms"]["mosaic"]["generations_per_request"] == 20
     assert report["mechanisms"]["llm_auction"]["generations_per_request"] == 1
     assert report["mechanisms"]["optimum"]["allocation_efficiency"] == pytest.approx(1.0)
@@ -104,6 +110,7 @@ def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_repo
     assert len(report["curves"]["continuity"]["llm_auction"]["clicks"]) == 100
     assert report["audit"]["advertisers"] >= 1 and report["audit"]["worst_regret"] >= 0
     assert {"report.md", "mechanisms.png", "monotonicity.png", "continuity.png"} <= {p.name for p in out.iterdir()}
+    assert "## Verdict" in (out / "report.md").read_text()
 
 
 def test_run_killed_mid_stage_discards_the_partial_stage_and_completes_on_resume(tmp_path, micro_base):

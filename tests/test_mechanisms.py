@@ -6,10 +6,11 @@ from hypothesis import given, settings, strategies as st
 
 from auction import AuctionConfig, render_mention
 from auction.mechanisms import (
-    gumbel_max_draw, integrate, myerson_payment, prominence_payment, prominence_shares, rochet_payments,
-    run_llm_auction, run_mosaic, run_prominence, run_segment_auction, segment_allocation, segment_payment,
-    selection_probs, welfare,
+    ProminenceRule, allocated_clicks, gumbel_max_draw, integrate, myerson_payment, prominence_allocation, prominence_payment,
+    prominence_shares, rochet_payments, run_llm_auction, run_mosaic, run_prominence, run_segment_auction,
+    segment_allocation, segment_payment, selection_probs, welfare,
 )
+from irpo.compare import revenue
 from conftest import ScriptedGenerator, make_request
 
 positive = st.floats(0.01, 100, allow_nan=False)
@@ -96,10 +97,26 @@ def test_prominence_shares_sum_to_one_and_rise_with_the_bid():
 
 @settings(max_examples=50)
 @given(st.floats(1, 100), st.floats(1, 100), st.floats(0.5, 3))
-def test_prominence_payment_lies_between_zero_and_bid_times_share(bid_a, bid_b, alpha):
+def test_prominence_payment_lies_between_zero_and_bid_times_allocated_clicks(bid_a, bid_b, alpha):
     bids, relevance = {"a": bid_a, "b": bid_b}, {"a": 0.7, "b": 0.4}
-    payment = prominence_payment("a", bids, relevance, alpha, steps=400)
-    assert 0.0 <= payment <= bid_a * prominence_shares(bids, relevance, alpha)["a"] + 1e-9
+    rule = ProminenceRule(alpha=alpha, position_decay=0.7)
+    payment = prominence_payment("a", bids, relevance, rule)
+    assert -1e-9 <= payment <= bid_a * allocated_clicks("a", bid_a, bids, relevance, rule) + 1e-9
+
+
+@settings(max_examples=30)
+@given(st.floats(1, 100), st.floats(1, 100), st.floats(1, 100), st.floats(0.5, 3))
+def test_prominence_payment_equals_a_fine_numeric_myerson_integral(bid_a, bid_b, bid_c, alpha):
+    bids, relevance = {"a": bid_a, "b": bid_b, "c": bid_c}, {"a": 0.7, "b": 0.4, "c": 0.2}
+    rule = ProminenceRule(alpha=alpha, slots=2, position_decay=0.6)
+    numeric = myerson_payment(lambda z: allocated_clicks("a", z, bids, relevance, rule), bid_a, steps=20000)
+    assert prominence_payment("a", bids, relevance, rule) == pytest.approx(numeric, abs=2e-3 * bid_a)
+
+
+def test_prominence_shows_the_largest_shares_above_the_floor_largest_first_within_the_slots():
+    bids = {"a": 10.0, "b": 40.0, "c": 30.0, "d": 20.0, "e": 1.0}
+    shown = prominence_allocation(bids, dict.fromkeys(bids, 1.0), ProminenceRule(slots=3, min_share=0.1))
+    assert shown == ("b", "c", "d")  # a's share is 0.099 < 0.1, e's 0.01; only 3 slots anyway
 
 
 class FixedClicks:
@@ -110,36 +127,69 @@ class FixedClicks:
         return {ad_id: self.probs[ad_id] for ad_id in answer.ad_ids}
 
 
-def test_llm_auction_uses_one_generation_and_charges_each_shown_ad_its_bid():
+def mention(request, ad_id):
+    return render_mention(request.by_id[ad_id].ad)
+
+
+def test_llm_auction_draws_its_answers_in_one_batch_and_charges_each_shown_ad_its_bid_per_click():
     request = make_request()
-    generator = ScriptedGenerator([f"Go with {render_mention(request.by_id['Ad-2'].ad)}."])
-    outcome = run_llm_auction(request, generator)
-    assert outcome.generations == 1 and outcome.cost_per_click == {"Ad-2": 70.0}
+    generator = ScriptedGenerator([f"Go with {mention(request, 'Ad-2')}.", "No ads."])
+    (outcome,) = run_llm_auction([request], generator, draws=2)
+    assert len(generator.calls) == 1 and outcome.probs == (0.5, 0.5) and outcome.cost_per_click["Ad-2"] == 70.0
+    clicks = [{"Ad-2": 0.6}, {}]
+    assert revenue(outcome, clicks) == pytest.approx(0.5 * 70 * 0.6)
 
 
-def test_mosaic_serves_the_best_of_m_answers_when_tau_is_small():
+def test_segment_charges_the_hand_computed_ex_ante_myerson_revenue_whatever_is_drawn():
+    # Two segments; b q = 5 for both ads, so in each segment W = 5 and t = 1 for both. Per unit of
+    # allocation Ad-i pays (5 / q_i)(ln 2 - 1/2); a segment is worth q_i clicks, so in bid units each pays
+    # 5 (ln 2 - 1/2) per segment, and the request brings 2 segments x 2 ads x that.
+    request = make_request({"Ad-1": 10.0, "Ad-2": 20.0})
+    relevance = {"Ad-1": 0.5, "Ad-2": 0.25}
+    generator = ScriptedGenerator(["No ads at all.", f"Try {mention(request, 'Ad-1')}."])
+    (outcome,) = run_segment_auction([request], generator, [relevance], n_segments=2, draws=2, rng=random.Random(3))
+    expected = 2 * 2 * 5 * (math.log(2) - 0.5)
+    assert sum(outcome.expected_payments.values()) == pytest.approx(expected)
+    assert revenue(outcome, [{}, {"Ad-1": 0.5}]) == pytest.approx(expected)  # not only for the ads shown
+    assert outcome.generations == 1 and len(generator.calls) == 1
+
+
+def test_segment_winners_are_drawn_before_generation_and_each_shown_once_in_order():
+    request = make_request({"Ad-1": 50.0, "Ad-2": 40.0, "Ad-3": 1e-9})
+    generator = ScriptedGenerator(["x"])
+    run_segment_auction([request] * 3, generator, [dict.fromkeys(request.bids(), 1.0)] * 3, 2, 4,
+                        random.Random(0))
+    (call,) = generator.calls
+    assert call["n"] == 1 and len(call["requests"]) == 12
+    assert all(1 <= len(ads) == len(set(ads)) <= 2 and set(ads) <= {"Ad-1", "Ad-2"} for ads in call["shown"])
+    assert {len(ads) for ads in call["shown"]} == {1, 2}
+
+
+def test_prominence_charges_hand_computed_myerson_payments_of_the_click_curve():
+    # b q: Ad-1 6, Ad-2 5; decay 0.7; floor 10%. Ad-1 (q 0.5) is shown second from z = 10/9 (share 10%)
+    # and first from z = 10: pays 12 x 0.5 - [0.35 (10 - 10/9) + 0.5 (12 - 10)] = 17/9.
+    # Ad-2 (q 0.25) is shown second from z = 8/3 and first only above 24: pays 0.175 x 8/3 = 7/15.
+    request = make_request({"Ad-1": 12.0, "Ad-2": 20.0})
+    relevance = {"Ad-1": 0.5, "Ad-2": 0.25}
+    rule = ProminenceRule(alpha=1.0, slots=3, min_share=0.1, position_decay=0.7)
+    generator = ScriptedGenerator(["x"])
+    (outcome,) = run_prominence([request], generator, [relevance], rule, draws=3)
+    assert generator.calls[0]["shown"] == [("Ad-1", "Ad-2")] and generator.calls[0]["n"] == 3
+    assert outcome.expected_payments["Ad-1"] == pytest.approx(17 / 9)
+    assert outcome.expected_payments["Ad-2"] == pytest.approx(7 / 15)
+    assert revenue(outcome, [{}] * 3) == pytest.approx(17 / 9 + 7 / 15)
+
+
+def test_mosaic_serves_each_candidate_with_its_selection_probability_and_charges_hand_computed_rochet_payments():
+    # Candidate 1 shows Ad-2 (bid 70, p 0.6): R = 42 - 10 = 32; candidate 2 shows nothing: R = 0.
     request = make_request()
-    shoes, tea = (render_mention(request.by_id[a].ad) for a in ("Ad-2", "Ad-3"))
-    generator = ScriptedGenerator([f"Try {tea}.", f"Try {shoes}.", "No ads here."])
-    clicks = FixedClicks({"Ad-1": 0.1, "Ad-2": 0.6, "Ad-3": 0.9})
-    outcome = run_mosaic(request, generator, clicks, AuctionConfig(), 3, tau=0.01, rng=random.Random(0))
-    assert outcome.answer.ad_ids == ("Ad-2",) and outcome.generations == 3
-    assert 0 < outcome.expected_payments["Ad-2"] <= 70 * 0.6
-    assert outcome.expected_payments["Ad-1"] == 0.0
-
-
-def test_segment_auction_writes_one_segment_per_draw_around_the_winner():
-    request = make_request({"Ad-1": 50.0, "Ad-2": 1e-9, "Ad-3": 1e-9})
-    generator = ScriptedGenerator([f" A cup: {render_mention(request.by_id['Ad-1'].ad)}."])
-    outcome = run_segment_auction(request, generator, {"Ad-1": 1.0, "Ad-2": 1.0, "Ad-3": 1.0}, 2, random.Random(1))
-    assert outcome.generations == 2
-    assert "Ad-1" in generator.calls[0]["instruction"] and generator.calls[1]["prefix"].startswith(" A cup")
-    assert outcome.answer.ad_ids == ("Ad-1",) and len(outcome.answer.errors) == 1  # the second mention repeats
-
-
-def test_prominence_instructs_shares_and_charges_myerson_payments():
-    request = make_request()
-    generator = ScriptedGenerator(["Shoes first."])
-    outcome = run_prominence(request, generator, {"Ad-1": 0.2, "Ad-2": 1.0, "Ad-3": 0.1}, alpha=1.0)
-    assert "%" in generator.calls[0]["instruction"]
-    assert outcome.expected_payments["Ad-2"] > outcome.expected_payments["Ad-3"] >= 0
+    generator = ScriptedGenerator([f"Try {mention(request, 'Ad-2')}.", "No ads here."])
+    clicks, tau = FixedClicks({"Ad-1": 0.1, "Ad-2": 0.6, "Ad-3": 0.9}), 10.0
+    (outcome,) = run_mosaic([request], generator, clicks, AuctionConfig(), 2, tau=tau, seed=0)
+    served = math.exp(32 / tau) / (math.exp(32 / tau) + 1)
+    welfare_with = tau * math.log(math.exp(32 / tau) + 1)
+    welfare_without = tau * math.log(math.exp((32 - 42) / tau) + 1)
+    assert outcome.probs == pytest.approx((served, 1 - served)) and outcome.generations == 2
+    assert outcome.expected_payments["Ad-2"] == pytest.approx(served * 42 - (welfare_with - welfare_without))
+    assert outcome.expected_payments["Ad-1"] == outcome.expected_payments["Ad-3"] == 0.0
+    assert revenue(outcome, [{"Ad-2": 0.6}, {}]) == pytest.approx(outcome.expected_payments["Ad-2"])

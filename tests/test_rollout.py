@@ -176,3 +176,26 @@ def test_a_rows_temperature_overrides_the_configs_zero_makes_every_sample_the_gr
     greedy, sampled = answers[rows["request_id"][0]], answers[rows["request_id"][1]]
     assert greedy[0] == greedy[1] == greedy[2]
     assert len({tuple(t) for t in sampled}) > 1
+
+
+@pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
+def test_required_tokens_are_each_sampled_once_in_order_before_the_answer_may_end(
+        engine_kind, vllm_engine, tiny_policy, request_and_prompt):
+    from rollout.engine import TokenRules
+
+    _, prompt = request_and_prompt
+    engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
+    eos = engine.tokenizer.eos_token_id
+    a, b, c = (engine.tokenizer.convert_tokens_to_ids(t) for t in ("shoes", "tea", "cup"))
+    closed = tuple(t for t in range(len(engine.tokenizer)) if t not in (a, b, c, eos))
+    wide = SamplingConfig(temperature=1.0, top_p=1.0, top_k=-1, max_tokens=40)
+    free = engine.generate([prompt], 16, wide, seed=5, token_rules=[TokenRules(banned=closed)])[0]
+    ruled = engine.generate([prompt], 16, wide, seed=5,
+                            token_rules=[TokenRules(banned=closed, required=(a, b), stop=(eos,))])[0]
+
+    def in_order(ids):
+        return ids.count(a) == ids.count(b) == 1 and ids.index(a) < ids.index(b)
+
+    assert not all(in_order(s.token_ids) for s in free)
+    assert all(in_order(s.token_ids) for s in ruled), [s.token_ids for s in ruled]
+    assert all(eos not in s.token_ids[:s.token_ids.index(b)] for s in ruled)

@@ -7,12 +7,11 @@ advertiser i pays p_i = E_P[r_i] - (W(R) - W(R - r_i)): its utility is its contr
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 
 from auction.config import AuctionConfig
-from auction.mechanisms.protocols import ClickModel, Generator, MechanismOutcome
-from auction.parser import parse_answer
+from auction.mechanisms.protocols import ClickModel, Generation, Generator, MechanismOutcome
+from auction.parser import parse_request_answer
 from auction.reward import response_reward
 from auction.types import AuctionRequest
 
@@ -59,25 +58,24 @@ def rochet_payments(
     return payments
 
 
-def run_mosaic(
-    request: AuctionRequest,
-    generator: Generator,
-    click_model: ClickModel,
-    config: AuctionConfig,
-    n_candidates: int,
-    tau: float,
-    rng: random.Random,
-) -> MechanismOutcome:
-    """Sample M answers, score them with R under `click_model`, draw one, charge Rochet payments."""
-    generations = generator.generate(request, n_candidates, seed=rng.randrange(2**31))
-    ads, bids = [c.ad for c in request.candidates], request.bids()
-    answers = [parse_answer(g.text, ads) for g in generations]
+def mosaic_outcome(request: AuctionRequest, generations: Sequence[Generation], click_model: ClickModel,
+                   config: AuctionConfig, tau: float) -> MechanismOutcome:
+    """Score M sampled answers with R under `click_model`; serve each with its selection probability and
+    charge Rochet payments (expected over the selection, so exact given the M answers)."""
+    bids = request.bids()
+    answers = tuple(parse_request_answer(g.text, request) for g in generations)
     probs = [click_model.click_probs(request, a) for a in answers]
     rewards = [
         response_reward(a, bids, p, config.response_cost, config.penalty_weight) for a, p in zip(answers, probs)
     ]
     own = {ad_id: [bids[ad_id] * p.get(ad_id, 0.0) for p in probs] for ad_id in bids}
     log_weights = [0.0 if g.ref_logprob is None else g.ref_logprob - g.logprob for g in generations]
-    chosen = rng.choices(range(len(answers)), weights=selection_probs(rewards, log_weights, tau))[0]
-    payments = rochet_payments(own, rewards, log_weights, tau)
-    return MechanismOutcome(answers[chosen], generations=len(generations), expected_payments=payments)
+    return MechanismOutcome(answers, tuple(selection_probs(rewards, log_weights, tau)), generations=len(answers),
+                            expected_payments=rochet_payments(own, rewards, log_weights, tau))
+
+
+def run_mosaic(requests: Sequence[AuctionRequest], generator: Generator, click_model: ClickModel,
+               config: AuctionConfig, n_candidates: int, tau: float, seed: int = 0) -> list[MechanismOutcome]:
+    """M answers per request in one batch, then each request's selection and payments."""
+    batches = generator.generate(requests, n_candidates, seed=seed)
+    return [mosaic_outcome(r, g, click_model, config, tau) for r, g in zip(requests, batches)]

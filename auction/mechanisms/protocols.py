@@ -5,6 +5,7 @@ models in `judge/` and `irpo/`, and tests can pass any small object with the rig
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,10 +23,13 @@ class Generation:
 
 
 class Generator(Protocol):
-    def generate(
-        self, request: AuctionRequest, n: int, *, instruction: str | None = None, prefix: str = "", seed: int = 0
-    ) -> list[Generation]:
-        """Sample `n` continuations of `prefix` answering `request`, following `instruction` if given."""
+    def generate(self, requests: Sequence[AuctionRequest], n: int, *, seed: int = 0,
+                 shown: Sequence[tuple[str, ...]] | None = None) -> list[list[Generation]]:
+        """`n` answers to each request, generated as one batch.
+
+        `shown[i]`, from a mechanism that allocates before generating, is the exact list of ads the
+        answer to request i must show, in this order; the policy writes the answer around them.
+        """
         ...
 
 
@@ -39,11 +43,23 @@ class ClickModel(Protocol):
 class MechanismOutcome:
     """What a mechanism serves for one request, and what it charges.
 
+    `answers` and `probs`: the answers it may serve and the probability of serving each (equal for
+    independent draws; MOSAIC's selection probabilities over its candidates).
     `cost_per_click`: the price an inserted ad pays per click (per-click mechanisms).
-    `expected_payments`: the expected charge per request of each advertiser (per-impression mechanisms).
+    `expected_payments`: each advertiser's ex-ante expected payment per request (per-impression
+    mechanisms), charged whatever is drawn: its expectation over the draws is the mechanism's revenue.
     """
 
-    answer: ParsedAnswer
+    answers: tuple[ParsedAnswer, ...]
+    probs: tuple[float, ...]
     generations: int
     cost_per_click: dict[str, float] = field(default_factory=dict)
     expected_payments: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.answers) != len(self.probs) or not self.answers:
+            raise ValueError("MechanismOutcome: need one probability per answer and at least one answer")
+
+
+def equally_likely(answers: Sequence[ParsedAnswer]) -> tuple[float, ...]:
+    return tuple(1.0 / len(answers) for _ in answers)

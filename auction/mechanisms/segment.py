@@ -1,16 +1,20 @@
 """Segment auction (Hajiaghayi et al., NeurIPS 2024): one ad drawn per output segment.
 
-Each segment's winner is drawn with probability b_i q_i / sum_j b_j q_j via the Gumbel-max trick, and
-the policy writes the segment around it. Payments are Myerson's, in closed form (METHOD.md section 6).
+Each segment's winner is drawn with probability b_i q_i / sum_j b_j q_j via the Gumbel-max trick; the
+winners are chosen before generation, and the policy writes the answer around exactly them. Payments
+are Myerson's, in closed form (METHOD.md section 6), charged ex ante: their expectation over the draws.
+Bids here are per click, and the mechanism values a segment won at q_i expected clicks (q_i is the click
+probability of a native mention), so an advertiser's payment in bid units is q_i times METHOD.md's P_i,
+which is per unit of allocation. Charging P_i itself would bill a per-click bid per impression.
 """
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from auction.mechanisms.protocols import Generator, MechanismOutcome
-from auction.parser import parse_answer, render_mention
+from auction.mechanisms.protocols import Generator, MechanismOutcome, equally_likely
+from auction.parser import parse_request_answer
 from auction.types import AuctionRequest
 
 
@@ -46,25 +50,38 @@ def segment_payment(bid: float, relevance: float, others: float) -> float:
     return others / relevance * (math.log1p(t) - t / (1 + t))
 
 
-def run_segment_auction(
-    request: AuctionRequest,
-    generator: Generator,
-    relevance: Mapping[str, float],
-    n_segments: int,
-    rng: random.Random,
-) -> MechanismOutcome:
-    """Draw a winner per segment, let the generator write around it, charge Myerson payments."""
-    bids = request.bids()
-    scores = {ad_id: bids[ad_id] * relevance[ad_id] for ad_id in bids}
-    text, expected = "", {ad_id: 0.0 for ad_id in bids}
-    for index in range(n_segments):
-        winner = gumbel_max_draw(scores, rng)
-        mention = render_mention(request.by_id[winner].ad)
-        instruction = f"Write the next part of the answer and insert exactly this ad: {mention}"
-        (generation,) = generator.generate(request, 1, instruction=instruction, prefix=text, seed=index)
-        text += generation.text
-        total = sum(scores.values())
-        for ad_id in bids:
-            expected[ad_id] += segment_payment(bids[ad_id], relevance[ad_id], total - scores[ad_id])
-    answer = parse_answer(text, [c.ad for c in request.candidates])
-    return MechanismOutcome(answer, generations=n_segments, expected_payments=expected)
+def segment_scores(bids: Mapping[str, float], relevance: Mapping[str, float]) -> dict[str, float]:
+    return {ad_id: bids[ad_id] * relevance[ad_id] for ad_id in bids}
+
+
+def segment_expected_payments(bids: Mapping[str, float], relevance: Mapping[str, float],
+                              n_segments: int) -> dict[str, float]:
+    """Each advertiser's expected payment per request, in bid units: q_i P_i in each of the segments."""
+    scores = segment_scores(bids, relevance)
+    total = sum(scores.values())
+    return {a: n_segments * relevance[a] * segment_payment(bids[a], relevance[a], total - scores[a]) for a in bids}
+
+
+def segment_winners(scores: Mapping[str, float], n_segments: int, rng: random.Random) -> tuple[str, ...]:
+    """One independent draw per segment. An ad winning several segments is shown once (an answer
+    mentions an ad at most once), at its first segment."""
+    return tuple(dict.fromkeys(gumbel_max_draw(scores, rng) for _ in range(n_segments)))
+
+
+def run_segment_auction(requests: Sequence[AuctionRequest], generator: Generator,
+                        relevances: Sequence[Mapping[str, float]], n_segments: int, draws: int,
+                        rng: random.Random) -> list[MechanismOutcome]:
+    """`draws` independent runs per request: winners drawn first, then one batch of answers showing them."""
+    jobs, shown = [], []
+    for request, relevance in zip(requests, relevances):
+        scores = segment_scores(request.bids(), relevance)
+        jobs += [request] * draws
+        shown += [segment_winners(scores, n_segments, rng) for _ in range(draws)]
+    texts = [g.text for (g,) in generator.generate(jobs, 1, seed=rng.randrange(2**31), shown=shown)]
+    outcomes = []
+    for k, (request, relevance) in enumerate(zip(requests, relevances)):
+        answers = tuple(parse_request_answer(t, request) for t in texts[k * draws:(k + 1) * draws])
+        outcomes.append(MechanismOutcome(answers, equally_likely(answers), generations=1,
+                                         expected_payments=segment_expected_payments(request.bids(), relevance,
+                                                                                     n_segments)))
+    return outcomes
