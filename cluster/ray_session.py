@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Every Ray service on 127.0.0.1, no usage stats, no uv runtime env hook, fast Train reports.
 LOCAL_RAY_ENV = {
@@ -16,6 +17,7 @@ def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str,
     """`local` starts a private instance on this machine (or joins the cluster a Ray job runs on);
     anything else joins that cluster."""
     import ray
+    import ray.data
 
     for key, value in LOCAL_RAY_ENV.items():
         os.environ.setdefault(key, value)
@@ -27,8 +29,20 @@ def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str,
         # runtime env; passing one here too fails ("Failed to merge the Job's runtime env").
         ray.init(address=os.environ["RAY_ADDRESS"])
         return ray
+    quiet = os.environ.get("LLM_AUCTION_QUIET") == "1"  # set by the CLI unless --verbose
     if address == "local":
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env,
+                 log_to_driver=not quiet)
     else:
-        ray.init(address=address, runtime_env=runtime_env)
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=not quiet)
+    if quiet:
+        ray.data.DataContext.get_current().enable_progress_bars = False
     return ray
+
+
+def session_log_dir() -> Path | None:
+    """Ray's log directory for this session (workers' output, vLLM, DeepSpeed), if Ray runs here."""
+    import ray
+
+    node = getattr(ray._private.worker, "_global_node", None)  # no public API for the session directory
+    return Path(node.get_session_dir_path()) / "logs" if node is not None else None

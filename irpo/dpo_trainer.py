@@ -16,7 +16,9 @@ import torch
 
 from irpo.config import DPOConfig
 from irpo.dpo_loss import completion_logprobs, dpo_loss
-from irpo.ds_train import deepspeed_engine, finish_worker, run_ray_train, save_hf_model, worker_threads
+from irpo.ds_train import (
+    deepspeed_engine, finish_worker, report_progress, run_ray_train, save_hf_model, worker_threads,
+)
 from irpo.pairs import group_tensors
 
 
@@ -35,6 +37,8 @@ def dpo_loop(config: dict) -> None:
                               precision="bf16" if config["bf16"] else "fp32")
     shard = ray.train.get_dataset_shard("train")
     history, start, prompts_seen = [], time.perf_counter(), 0
+    micro_steps = config["total_steps"] * config["grad_accum"]
+    report_every, rank0 = max(1, micro_steps // 4), ray.train.get_context().get_world_rank() == 0
     for epoch in range(config["epochs"]):
         for batch in shard.iter_batches(batch_size=config["micro_batch"], batch_format="numpy",
                                         local_shuffle_buffer_size=config["shuffle_buffer"],
@@ -52,6 +56,11 @@ def dpo_loop(config: dict) -> None:
                             "chosen_reward": stats.chosen_reward, "rejected_reward": stats.rejected_reward,
                             "margin": stats.margin, "accuracy": stats.accuracy, "lr": engine.get_lr()[0],
                             "prompts_per_second": prompts_seen / (time.perf_counter() - start)})
+            if rank0 and len(history) % report_every == 0:
+                done = len(history) / micro_steps
+                report_progress(config, f"DPO {done:.0%}: loss {history[-1]['loss']:.3f}, pair accuracy "
+                                        f"{history[-1]['accuracy']:.2f}, ETA "
+                                        f"{(time.perf_counter() - start) * (1 / done - 1):.0f} s")
         ray.train.report({"epoch": epoch, **history[-1]} if history else {"epoch": epoch})
     save_hf_model(engine, config["out_dir"], config["zero_stage"], tokenizer)
     if ray.train.get_context().get_world_rank() == 0:

@@ -22,6 +22,13 @@ log = logging.getLogger(__name__)
 STAGES_PER_EPOCH = ("samples", "reward_model", "pairs", "policy")
 
 
+def stage_plan(irpo) -> list[str]:
+    """Every stage the driver runs, in order (train adds the mechanism comparison after them)."""
+    per_epoch = [s for s in STAGES_PER_EPOCH if s != "reward_model" or irpo.reward == "pctr"]
+    plan = [f"epoch_{e}/{s}" for e in range(1, irpo.epochs + 1) for s in per_epoch]
+    return plan + ["final/samples", "final/policy"] + (["final/reward_model"] if irpo.reward == "pctr" else [])
+
+
 def step_of(epoch: int, stage: str) -> int:
     """W&B step of a stage: its place in the run's fixed plan, so a resumed run logs in order."""
     return (epoch - 1) * len(STAGES_PER_EPOCH) + STAGES_PER_EPOCH.index(stage)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,20 +105,62 @@ def finish_worker() -> None:
         torch.distributed.destroy_process_group()
 
 
+def report_progress(config: dict, line: str) -> None:
+    """A progress line from a training loop's rank 0: printed (Ray's worker log) and appended to the file
+    run_ray_train follows, so it reaches the driver's terminal even when workers' output does not."""
+    print(line, flush=True)
+    if config.get("progress_file"):
+        with open(config["progress_file"], "a") as handle:
+            handle.write(line + "\n")
+
+
+class FollowProgress(threading.Thread):
+    """Logs each line appended to `path` until stopped (then reads what is left once more)."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path, self.stopped, self.offset = path, threading.Event(), 0
+
+    def run(self) -> None:
+        while True:
+            stopping = self.stopped.wait(1.0)
+            if self.path.is_file():
+                with open(self.path) as handle:
+                    handle.seek(self.offset)
+                    for line in handle:
+                        log.info("%s", line.rstrip())
+                    self.offset = handle.tell()
+            if stopping:
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()
+
+
 def run_ray_train(loop: Callable[[dict], None], loop_config: dict[str, Any], role, datasets: dict,
                   storage: str | Path, name: str):
-    """Run `loop(loop_config)` on `role.workers` Ray Train workers with the given Ray Datasets."""
+    """Run `loop(loop_config)` on `role.workers` Ray Train workers with the given Ray Datasets; the
+    loop's report_progress lines are logged here as they come (storage is shared with the workers)."""
     from ray.train import RunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from cluster.resources import scaling_config
 
+    storage = Path(storage).resolve()
+    progress = storage / name / f"progress-{time.time_ns()}.log"
+    progress.parent.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(
-        loop, train_loop_config=loop_config, scaling_config=scaling_config(role), datasets=datasets,
-        torch_config=TorchConfig(backend="gloo" if role.gpus == 0 else "nccl"),
-        run_config=RunConfig(name=name, storage_path=str(Path(storage).resolve())),
+        loop, train_loop_config={**loop_config, "progress_file": str(progress)}, scaling_config=scaling_config(role),
+        datasets=datasets, torch_config=TorchConfig(backend="gloo" if role.gpus == 0 else "nccl"),
+        run_config=RunConfig(name=name, storage_path=str(storage)),
     )
-    return trainer.fit()
+    follower = FollowProgress(progress)
+    follower.start()
+    try:
+        return trainer.fit()
+    finally:
+        follower.stop()
 
 
 def bf16_supported(role) -> bool:

@@ -29,9 +29,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 class RunStore:
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, progress=None):
+        """`progress` (irpo.progress.Progress), if given, hears of every stage's start and end."""
         self.root = Path(run_dir)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
 
     def path(self, stage: str) -> Path:
         return self.root / stage
@@ -45,21 +47,28 @@ class RunStore:
     def run(self, stage: str, work: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
         """Run `work(scratch_dir)` unless `stage` is done; returns the stage's record either way."""
         if self.done(stage):
-            log.info("stage %s: already done, skipped", stage)
-            return self.result(stage)
+            log.debug("stage %s: already done, skipped", stage)
+            record = self.result(stage)
+            if self.progress is not None:
+                self.progress.done(stage, None, record["result"])
+            return record
         final = self.path(stage)
         scratch = final.with_name(f".{final.name}.partial")
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)  # a directory without its stage.json never finished
         scratch.mkdir(parents=True)
-        log.info("stage %s: started", stage)
+        log.debug("stage %s: started", stage)
+        if self.progress is not None:
+            self.progress.started(stage)
         start = time.perf_counter()
         result = work(scratch)
         record = {"stage": stage, "seconds": round(time.perf_counter() - start, 2), "result": result}
         write_json_atomic(scratch / STAGE_FILE, record)
         os.replace(scratch, final)
         write_json_atomic(self.root / "latest", {"stage": stage, "at": time.time()})
-        log.info("stage %s: done in %.1fs", stage, record["seconds"])
+        log.debug("stage %s: done in %.1fs", stage, record["seconds"])
+        if self.progress is not None:
+            self.progress.done(stage, record["seconds"], result)
         return record
 
     def latest(self) -> str | None:

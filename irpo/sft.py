@@ -17,7 +17,9 @@ import torch
 
 from cluster.layout import TrainerRole
 from irpo.config import SFTConfig
-from irpo.ds_train import bf16_supported, deepspeed_engine, finish_worker, run_ray_train, save_hf_model, worker_threads
+from irpo.ds_train import (
+    bf16_supported, deepspeed_engine, finish_worker, report_progress, run_ray_train, save_hf_model, worker_threads,
+)
 from irpo.sft_corpus import Example
 
 log = logging.getLogger(__name__)
@@ -124,10 +126,10 @@ def sft_loop(config: dict) -> None:
                        "tokens_per_s": tokens * config["workers"] / seconds}
             ray.train.report(metrics)
             history.append(metrics)
-            if rank0:  # progress in the driver's log
+            if rank0:
                 eta = seconds / step * (config["total_steps"] - step)
-                print(f"sft step {step}/{config['total_steps']} loss {metrics['loss']:.3f} "
-                      f"{metrics['tokens_per_s']:.0f} tok/s, ETA {eta:.0f}s", flush=True)
+                report_progress(config, f"SFT step {step}/{config['total_steps']}: loss {metrics['loss']:.3f}, "
+                                        f"{metrics['tokens_per_s']:.0f} tokens/s, ETA {eta:.0f} s")
             losses = []
     save_hf_model(engine, config["out_dir"], config["zero_stage"], tokenizer)
     if rank0:

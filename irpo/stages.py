@@ -109,7 +109,7 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
                       holdout_log_loss_base_rate=log_loss(np.full(len(labels), train["clicked"].mean()), labels))
         result["degenerate"] = degenerate_fit(result, config.min_holdout_auc)
     if result.get("degenerate"):
-        log.warning("reward model: held-out AUC %.3f, log-loss %.4f vs base rate %.4f: no better than chance%s",
+        log.warning("reward model: held-out AUC %s, log-loss %.4f vs base rate %.4f: no better than chance%s",
                     result["holdout_auc"], result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
                     "; keeping the previous epoch's model" if _has_model(previous) else " (no earlier model to keep)")
         if _has_model(previous):
@@ -118,8 +118,10 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
 
 
 def degenerate_fit(result: dict, min_auc: float) -> bool:
-    """A pCTR fit that ranks held-out clicks no better than chance or predicts worse than the base rate."""
-    return result["holdout_auc"] < min_auc or result["holdout_log_loss"] > result["holdout_log_loss_base_rate"]
+    """A pCTR fit that ranks held-out clicks no better than chance or predicts worse than the base rate.
+    With one class held out there is no AUC (None), and only the log-loss can tell."""
+    worse_than_base_rate = result["holdout_log_loss"] > result["holdout_log_loss_base_rate"]
+    return worse_than_base_rate or (result["holdout_auc"] is not None and result["holdout_auc"] < min_auc)
 
 
 def _has_model(directory: Path | None) -> bool:

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from auction.config import AuctionConfig
 from cluster.config import ClusterConfig
 from cluster.layout import RayLayout
-from cluster.ray_session import init_ray
+from cluster.ray_session import init_ray, session_log_dir
 from cluster.tracker import Tracker
 from irpo.config import IRPOConfig
-from irpo.driver import IRPODriver
+from irpo.driver import IRPODriver, stage_plan
 from irpo.epoch_report import bid_response_report
+from irpo.progress import Progress
 from irpo.run_store import RunStore, timing_table, write_json_atomic
+from irpo.run_summary import closing_summary, previous_report, record_invocation
 from irpo.stages import StageInputs
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -40,15 +43,22 @@ def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeCon
 
 def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, auction: AuctionConfig,
                   cluster: ClusterConfig, layout: RayLayout, run_dir: Path, run_config: dict) -> dict:
-    run_dir = run_dir.resolve()
+    started, run_dir = time.time(), run_dir.resolve()
+    previous = previous_report(run_dir)
     world = get_world(judge.world, judge.world_seed)
     user = simulated_user(world, judge)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    link_ray_logs(run_dir)
+    progress = Progress(stage_plan(irpo) + (["final/evaluation"] if irpo.evaluation.report_mechanisms else []))
+    building = rollout.policy is None and not (run_dir / "base" / "base_report.json").is_file()
+    progress.announce("base policy build (~5 min on 2 CPU cores), then " if building else "")
+    base_started = time.time()
     base = ensure_base_policy(irpo, rollout, judge, layout, run_dir)
+    base_seconds = time.time() - base_started
     inputs = StageInputs(irpo, rollout, judge, auction, layout.roles, user, resolve_style(rollout.prompt_style,
                          world.name), run_dir / "ray_results")
     tracker = Tracker(cluster.wandb, run_dir, run_config, name=run_dir.name)
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, progress)
     try:
         report = IRPODriver(inputs, store, tracker, base).run()
         if irpo.evaluation.report_mechanisms:
@@ -64,11 +74,24 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
             bid_response_report(report, store.path("final/evaluation") if irpo.evaluation.report_mechanisms
                                 else run_dir)
         report["stage_seconds"] = store.timings()
+        record_invocation(report, previous, started, base_seconds)
         write_json_atomic(run_dir / "report.json", report)
         log.info("stage timings (this run and any run it resumed):\n%s", timing_table(report["stage_seconds"]))
+        log.info("%s", closing_summary(report, run_dir))
         return report
     finally:
         tracker.finish()
+
+
+def link_ray_logs(run_dir: Path) -> None:
+    """RUN_DIR/logs/ray: this session's Ray logs (workers, vLLM, DeepSpeed), which the terminal leaves out."""
+    source, link = session_log_dir(), run_dir / "logs" / "ray"
+    if source is None:
+        return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(source, target_is_directory=True)
 
 
 def mechanism_report(inputs: StageInputs, base: Path, store: RunStore, out: Path) -> dict:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 from cluster.jobs import DEFAULT_DASHBOARD
 from irpo.compare import MECHANISMS
 from llm_auction.config import ConfigError, ExperimentConfig, dump_config, load_config
+from llm_auction.logs import configure_logging, log_to_file
+from llm_auction.paths import project_file
 
 
 
@@ -20,6 +21,8 @@ def _with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm-auction", description="LLM-native ad auctions trained with IRPO.")
+    parser.add_argument("--verbose", action="store_true", help="show every library's log lines and Ray workers' "
+                        "output on the terminal (default: the project's progress only; the rest in RUN_DIR/logs)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     world = commands.add_parser("world", help="build a simulated world").add_subparsers(
@@ -148,11 +151,11 @@ def run_train(args, config: ExperimentConfig) -> int:
     from irpo.train_command import train_command
     from llm_auction.run_dir import prepare_run_dir
 
+    layout = load_layout(args.ray_config)  # before the run directory exists: a bad layout leaves nothing behind
     run_dir, config = prepare_run_dir(args.resume or args.run_dir or config.run_dir, config, resume=bool(args.resume))
-    report = train_command(config.irpo, config.rollout, config.judge, config.auction, config.cluster,
-                           load_layout(args.ray_config), Path(run_dir), config.model_dump(mode="json"))
-    print(json.dumps({"run_dir": str(run_dir), "wall_seconds": report["wall_seconds"], "final": report["final"]},
-                     indent=2))
+    log_to_file(Path(run_dir) / "logs" / "llm-auction.log")
+    train_command(config.irpo, config.rollout, config.judge, config.auction, config.cluster, layout, Path(run_dir),
+                  config.model_dump(mode="json"))
     return 0
 
 
@@ -242,7 +245,10 @@ COMMANDS = {"world": run_world, "judge": run_judge, "base": run_base, "train": r
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for flag in ("config", "ray_config"):
+        if getattr(args, flag, None):
+            setattr(args, flag, str(project_file(getattr(args, flag))))
+    configure_logging(args.verbose or args.command == "serve")  # a server shows its replicas' output
     try:
         config = load_config(getattr(args, "config", None), getattr(args, "overrides", []))
     except ConfigError as err:

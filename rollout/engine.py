@@ -10,23 +10,26 @@ from rollout.config import SamplingConfig
 @dataclass(frozen=True)
 class TokenRules:
     """Decoding rules for one prompt: tokens never sampled, tokens sampled at most once each, and tokens
-    that must each be sampled once, in this order, before any `stop` token ends the completion."""
+    that must each be sampled once, in this order, before any `stop` token ends the completion. With a
+    `deadline` (the completion's token budget), required tokens still missing near its end are forced."""
 
     banned: tuple[int, ...] = ()
     once: tuple[int, ...] = ()
     required: tuple[int, ...] = ()
     stop: tuple[int, ...] = ()
+    deadline: int = 0
 
 
 class RuleState:
     """One completion's progress through its TokenRules; `advance` it with each newly sampled token."""
 
     def __init__(self, rules: TokenRules):
-        self.rules, self.used, self.placed = rules, [], 0
+        self.rules, self.used, self.placed, self.count = rules, [], 0, 0
         self.once = frozenset(rules.once) | frozenset(rules.required)
 
     def advance(self, tokens) -> None:
         for token in tokens:
+            self.count += 1
             if token in self.once:
                 self.used.append(token)
             if self.placed < len(self.rules.required) and token == self.rules.required[self.placed]:
@@ -37,6 +40,13 @@ class RuleState:
         token but the next one and the stop tokens."""
         pending = self.rules.required[self.placed:]
         return [*self.rules.banned, *self.used, *((*pending[1:], *self.rules.stop) if pending else ())]
+
+    def forced(self) -> int | None:
+        """The next required token when only enough budget is left to place the missing ones."""
+        pending = len(self.rules.required) - self.placed
+        if pending and self.rules.deadline and self.count >= self.rules.deadline - pending:
+            return self.rules.required[self.placed]
+        return None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ class EngineGenerator:
                  shown: Sequence[tuple[str, ...]] | None = None) -> list[list[Generation]]:
         offered = list(requests) if shown is None else [r.restricted_to(ads) for r, ads in zip(requests, shown)]
         prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in offered]
-        rules = mention_rules(self.engine, offered, self.mask, None if shown is None else list(shown))
+        rules = mention_rules(self.engine, offered, self.mask, None if shown is None else list(shown),
+                              budget=self.sampling.max_tokens)
         self.calls += 1
         batches = self.engine.generate(prompts, n, self.sampling, seed, token_rules=rules)
         return [[Generation(s.text, logprob=s.logprob) for s in samples] for samples in batches]

@@ -80,4 +80,7 @@ class RulesPerRow:
             banned = state.banned_now()
             if banned:
                 scores[row, banned] = float("-inf")
+            if (token := state.forced()) is not None:
+                scores[row] = float("-inf")
+                scores[row, token] = 0.0
         return scores

@@ -30,13 +30,14 @@ class MentionMask:
         """Whole-mention tokens of ads that are not candidates of `request`, and the lone `@` tokens."""
         return [token_id for ad_id, token_id in self.by_ad.items() if ad_id not in request.by_id] + self.lone_at
 
-    def rules(self, request: AuctionRequest, shown: tuple[str, ...] | None = None) -> TokenRules:
+    def rules(self, request: AuctionRequest, shown: tuple[str, ...] | None = None, budget: int = 0) -> TokenRules:
         """Non-candidates' mentions and lone `@` never; each candidate's mention at most once; with `shown`,
-        exactly those ads' mentions, in that order, before the answer may end."""
+        exactly those ads' mentions, in that order, before the answer may end (forced near the end of a
+        `budget` of tokens if still missing)."""
         once = tuple(token_id for ad_id, token_id in self.by_ad.items() if ad_id in request.by_id)
         required = tuple(self.by_ad[a] for a in shown) if shown is not None else ()
         return TokenRules(banned=tuple(self.banned(request)), once=once, required=required,
-                          stop=self.stop if required else ())
+                          stop=self.stop if required else (), deadline=budget if required else 0)
 
 
 @functools.lru_cache(maxsize=8)
@@ -46,11 +47,11 @@ def mention_mask(tokenizer) -> MentionMask:
 
 
 def mention_rules(engine, requests: list[AuctionRequest], enabled: bool,
-                  shown: list[tuple[str, ...]] | None = None) -> list[TokenRules] | None:
+                  shown: list[tuple[str, ...]] | None = None, budget: int = 0) -> list[TokenRules] | None:
     """Each request's decoding rules, or None when masking is off or the tokenizer has no mention tokens."""
     if not enabled:
         return None
     mask = mention_mask(engine.tokenizer)
     if not mask.by_ad:
         return None
-    return [mask.rules(r, None if shown is None else shown[i]) for i, r in enumerate(requests)]
+    return [mask.rules(r, None if shown is None else shown[i], budget) for i, r in enumerate(requests)]

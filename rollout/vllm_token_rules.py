@@ -29,6 +29,9 @@ class _Row:
             self.seen = len(self.output)
         return self.state.banned_now()
 
+    def forced(self) -> int | None:
+        return self.state.forced()
+
 
 class TokenRulesProcessor(LogitsProcessor):
     def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
@@ -59,13 +62,18 @@ class TokenRulesProcessor(LogitsProcessor):
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.rows:
             return logits
-        rows, columns = [], []
+        rows, columns, forced = [], [], []
         for index, rules in self.rows.items():
             banned = rules.columns()
             rows += [index] * len(banned)
             columns += banned
+            if (token := rules.forced()) is not None:
+                forced.append((index, token))
         if columns:
             logits[torch.tensor(rows, device=self.device), torch.tensor(columns, device=self.device)] = float("-inf")
+        for index, token in forced:  # rare: only at the end of a pre-generation mechanism's answer
+            logits[index] = float("-inf")
+            logits[index, token] = 0.0
         return logits
 
 
@@ -74,12 +82,12 @@ def as_extra_args(rules: TokenRules | None) -> dict | None:
     if rules is None:
         return None
     return {EXTRA_ARG: {"banned": list(rules.banned), "once": list(rules.once), "required": list(rules.required),
-                        "stop": list(rules.stop)}}
+                        "stop": list(rules.stop), "deadline": rules.deadline}}
 
 
 def _rules_of(params: SamplingParams) -> TokenRules | None:
     raw = (params.extra_args or {}).get(EXTRA_ARG)
     if not raw:
         return None
-    rules = TokenRules(**{key: tuple(value) for key, value in raw.items()})
+    rules = TokenRules(**{key: value if key == "deadline" else tuple(value) for key, value in raw.items()})
     return rules if rules.banned or rules.once or rules.required else None

@@ -28,8 +28,10 @@ def test_segment_and_prominence_answers_show_exactly_their_winners_in_order(micr
     generator = RecordingGenerator(engine, "tiny", SamplingConfig(max_tokens=40))
 
     segment = run_segment_auction(requests, generator, relevances, n_segments=2, draws=2, rng=random.Random(0))
-    assert [a.ad_ids for o in segment for a in o.answers] == generator.shown
+    answers = [a for o in segment for a in o.answers]
+    assert [a.ad_ids for a in answers] == generator.shown, [a.text for a in answers]
     assert any(len(ads) == 2 for ads in generator.shown)
     prominence = run_prominence(requests, generator, relevances, ProminenceRule(), draws=2)
-    assert [a.ad_ids for o in prominence for a in o.answers] == generator.shown
+    answers = [a for o in prominence for a in o.answers]
+    assert [a.ad_ids for a in answers] == generator.shown, [a.text for a in answers]
     assert all(not a.errors for o in segment + prominence for a in o.answers)

@@ -33,3 +33,19 @@ def test_a_bad_override_prints_the_key_path_and_exits_non_zero():
     assert result.stdout == ""
 
 
+
+
+def test_project_configs_are_found_from_any_working_directory(tmp_path):
+    result = subprocess.run([CLI, "config", "show", "--config", "configs/micro.yaml"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "run_dir: runs/micro" in result.stdout
+
+
+def test_a_train_that_cannot_start_leaves_no_run_directory(tmp_path):
+    bad_layout = tmp_path / "layout.yaml"
+    bad_layout.write_text("address: local\nnum_cpus: 0\n")
+    result = subprocess.run([CLI, "train", "--run-dir", "run", "--ray-config", str(bad_layout)], capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2 and "layout.yaml" in result.stderr
+    assert not (tmp_path / "run").exists()

@@ -67,7 +67,7 @@ def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray
          f"rollout.policy={micro_base}"],
         cwd=ROOT, capture_output=True, text=True, timeout=1200, env={**os.environ, **AUTH})
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
-    assert "stage final/policy: done" in result.stdout  # the job's logs were streamed back
+    assert "final/policy: done" in result.stdout  # the job's logs were streamed back
     report = json.loads((run_dir / "report.json").read_text())
     assert report["epochs"][0]["dpo"]["prompts"] > 0
     jobs = json.loads(subprocess.run([CLI, "jobs", "list", "--address", ray_head], capture_output=True, text=True,

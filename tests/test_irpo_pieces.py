@@ -201,3 +201,25 @@ def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the
     config = IRPOConfig(reward_queries=3, policy_queries=2, reward_temperature=1.2)
     rows = training_rows(build_tiny_world(0), config, epoch=1, bid_seed=0)
     assert {(r["purpose"], r["temperature"]) for r in rows} == {("reward", 1.2), ("policy", None)}
+
+
+def test_a_refit_with_one_class_held_out_is_judged_by_its_log_loss_alone():
+    from irpo.stages import degenerate_fit
+
+    fit = {"holdout_auc": None, "holdout_log_loss": 0.30, "holdout_log_loss_base_rate": 0.35}
+    assert not degenerate_fit(fit, 0.55)
+    assert degenerate_fit({**fit, "holdout_log_loss": 0.40}, 0.55)
+    assert degenerate_fit({**fit, "holdout_auc": 0.50}, 0.55)
+
+
+def test_rule_state_bans_later_required_tokens_and_the_stop_until_placed_then_forces_at_the_deadline():
+    from rollout.engine import RuleState, TokenRules
+
+    state = RuleState(TokenRules(banned=(9,), required=(1, 2), stop=(0,), deadline=5))
+    assert sorted(state.banned_now()) == [0, 2, 9] and state.forced() is None
+    state.advance([7, 1])
+    assert sorted(state.banned_now()) == [0, 1, 9] and state.forced() is None
+    state.advance([7, 7])
+    assert state.forced() == 2  # 4 tokens used of 5, one required token missing
+    state.advance([2])
+    assert sorted(state.banned_now()) == [1, 2, 9] and state.forced() is None

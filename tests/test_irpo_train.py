@@ -82,6 +82,20 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert report["mechanism_comparison"].endswith("report.md")
 
 
+def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times(resumed_run):
+    run_dir, _, _, report = resumed_run
+    result = subprocess.run([CLI, "train", "--resume", str(run_dir)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = json.loads((run_dir / "report.json").read_text())
+    assert again["invocations"][:-1] == report["invocations"] and len(again["invocations"]) == 2
+    assert again["wall_seconds"] >= report["wall_seconds"] > 0
+    assert again["command_wall_seconds"] > report["command_wall_seconds"]
+    assert "final/policy: already done" in result.stderr and "run finished" in result.stderr
+    assert "report.md" in result.stderr and len(result.stderr.splitlines()) < 80
+    assert (run_dir / "logs" / "llm-auction.log").is_file() and (run_dir / "logs" / "ray").is_dir()
+
+
 def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_report(resumed_run, micro_base, tmp_path):
     run_dir = resumed_run[0]
     out = tmp_path / "eval"
