@@ -54,7 +54,13 @@ def check_base(model_dir: str | Path, user: SimulatedUser, rollout: RolloutConfi
         "number_comparison": comparison_accuracy(engine, 400),
     }
     (Path(model_dir) / "base_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    log.info("base checks in %.1fs", time.perf_counter() - start)
+    checks = report["auction"]
+    log.info("base checks in %.1fs: inserted ads related to the query or user %.0f%% (chance %.0f%%), %.2f ads per "
+             "answer, format errors %.1f%%, allocation efficiency %.3f (bid-blind optimum %.3f), inserted-bid "
+             "percentile %.3f, number comparisons %.0f%%", time.perf_counter() - start,
+             100 * checks["inserted_related_share"], 100 * checks["candidates_related_share"], checks["ads_per_answer"],
+             100 * checks["format_error_rate"], checks["allocation_efficiency"], checks["bid_blind_efficiency"],
+             checks["inserted_bid_percentile"], 100 * report["number_comparison"]["accuracy"])
     return report
 
 

@@ -78,9 +78,9 @@ def embed_texts(texts: list[str], encoder: str, cpus: float = 1) -> dict[str, np
 
     start = time.perf_counter()
     distinct = list(dict.fromkeys(texts))
+    dataset = ray.data.from_items([{"text": t} for t in distinct])  # starts a local Ray if none runs
     # The stage runs alone, so the encoder may use every CPU free now (1.9x faster with 2 threads than 1).
     threads = max(1, int(ray.available_resources().get("CPU", cpus)))
-    dataset = ray.data.from_items([{"text": t} for t in distinct])
     rows = dataset.map_batches(EncoderWorker, fn_constructor_kwargs={"encoder": encoder, "threads": threads},
                                batch_size=ENCODE_BATCH, concurrency=1, num_cpus=cpus).take_all()
     log.info("embedded %d distinct texts in %.1fs", len(rows), time.perf_counter() - start)

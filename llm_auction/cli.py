@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from cluster.jobs import DEFAULT_DASHBOARD
@@ -10,6 +11,8 @@ from irpo.compare import MECHANISMS
 from llm_auction.config import ConfigError, ExperimentConfig, dump_config, load_config
 from llm_auction.logs import configure_logging, log_to_file
 from llm_auction.paths import project_file
+
+log = logging.getLogger("llm_auction.cli")
 
 
 
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mechanisms", default=",".join(MECHANISMS), help="comma-separated (default: all)")
     evaluate.add_argument("--world", help="tiny, paper or a world directory (default: judge.world)")
     evaluate.add_argument("--requests", help="JSONL of auction requests (docs/EVALUATION.md); default: test split")
-    evaluate.add_argument("--limit", type=int, help="evaluate the first N requests only")
+    evaluate.add_argument("--limit", type=int, help="evaluate the first N requests only (and probe at most N)")
     evaluate.add_argument("--judge", choices=["simulated", "llm"], help="default: judge.kind")
     evaluate.add_argument("--out", required=True, help="output directory: report.json, report.md, PNG plots")
 
@@ -176,10 +179,14 @@ def run_evaluate(args, config: ExperimentConfig) -> int:
                                             "kind": args.judge or config.judge.kind})
     world = get_world(judge.world, judge.world_seed)
     requests = read_requests(args.requests, world) if args.requests else test_requests(world, judge.seed, args.limit)
+    evaluation = config.irpo.evaluation
+    if args.limit:  # the bid probe and the incentive audit too
+        evaluation = evaluation.model_copy(update={"probe_requests": max(2, min(evaluation.probe_requests, args.limit))})
+    log_to_file(Path(args.out) / "evaluate.log")
     report = evaluate_command(policy, base, reward_model, [m.strip() for m in args.mechanisms.split(",") if m.strip()],
                               world, simulated_user(world, judge), requests[: args.limit], judge, config.rollout,
-                              config.auction, config.irpo.evaluation, Path(args.out))
-    print(json.dumps({"out": args.out, "mechanisms": report["mechanisms"]}, indent=2))
+                              config.auction, evaluation, Path(args.out))
+    log.info("report: %s (numbers: %s)", Path(args.out) / "report.md", Path(args.out) / "report.json")
     return 0
 
 

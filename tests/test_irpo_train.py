@@ -18,9 +18,9 @@ def train_args(run_dir, base):
     return [CLI, "train", "--config", MICRO, "--run-dir", str(run_dir), f"rollout.policy={base}"]
 
 
-def start(args):
+def start(args, cwd=ROOT):
     # A session of its own, so killing its process group takes the local Ray instance down with it.
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
 
@@ -51,9 +51,11 @@ def wandb_ids(run_dir):
 
 @pytest.fixture(scope="module")
 def resumed_run(tmp_path_factory, micro_base):
-    """A micro run killed right after its first stage, then resumed to the end."""
+    """A micro run started from outside the project, killed right after its first stage, then resumed."""
     run_dir = tmp_path_factory.mktemp("boundary") / "run"
-    process = start(train_args(run_dir, micro_base))
+    # Started outside the project, with the config named relative to the project: it is found there.
+    args = [CLI, "train", "--config", "configs/micro.yaml", "--run-dir", str(run_dir), f"rollout.policy={micro_base}"]
+    process = start(args, cwd=run_dir.parent)
     kill_when(process, lambda: (run_dir / "epoch_1" / "samples" / "stage.json").is_file())
     before = stage_records(run_dir)
     report = resume(run_dir)
