@@ -47,7 +47,7 @@ def closing_summary(report: dict, run_dir: Path) -> str:
         f"(every stage: report.json stage_seconds)",
         f"  logs: {run_dir / 'logs'}",
     ]
-    offline = sorted((run_dir / "wandb").glob("offline-run-*"))
+    offline = sorted((run_dir / "wandb").glob("offline-run-*"))  # named by start time: the last is the latest
     if offline:
-        lines.append(f"  W&B (offline): wandb sync {run_dir / 'wandb'}/offline-run-*")
+        lines.append(f"  W&B (offline): wandb sync {offline[-1]}  (the latest directory holds the whole run)")
     return "\n".join(lines)

@@ -109,8 +109,9 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
                       holdout_log_loss_base_rate=log_loss(np.full(len(labels), train["clicked"].mean()), labels))
         result["degenerate"] = degenerate_fit(result, config.min_holdout_auc)
     if result.get("degenerate"):
-        log.warning("reward model: held-out AUC %s, log-loss %.4f vs base rate %.4f: no better than chance%s",
-                    result["holdout_auc"], result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
+        auc_text = "n/a (one class held out)" if result["holdout_auc"] is None else f"{result['holdout_auc']:.3f}"
+        log.warning("reward model: held-out AUC %s, log-loss %.4f vs base rate %.4f: no better than chance or the base rate%s",
+                    auc_text, result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
                     "; keeping the previous epoch's model" if _has_model(previous) else " (no earlier model to keep)")
         if _has_model(previous):
             result["reused"] = _carry_over(previous, out)

@@ -57,8 +57,11 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
     base_seconds = time.time() - base_started
     inputs = StageInputs(irpo, rollout, judge, auction, layout.roles, user, resolve_style(rollout.prompt_style,
                          world.name), run_dir / "ray_results")
-    tracker = Tracker(cluster.wandb, run_dir, run_config, name=run_dir.name)
     store = RunStore(run_dir, progress)
+    wandb = cluster.wandb
+    if all(store.done(stage) for stage in progress.stages):  # a no-op resume: no new W&B directory
+        wandb = wandb.model_copy(update={"mode": "disabled"})
+    tracker = Tracker(wandb, run_dir, run_config, name=run_dir.name)
     try:
         report = IRPODriver(inputs, store, tracker, base).run()
         if irpo.evaluation.report_mechanisms:

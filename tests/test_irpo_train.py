@@ -84,8 +84,9 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert report["mechanism_comparison"].endswith("report.md")
 
 
-def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times(resumed_run):
+def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times_and_w_and_b_directories(resumed_run):
     run_dir, _, _, report = resumed_run
+    wandb_dirs = sorted((run_dir / "wandb").glob("offline-run-*"))
     result = subprocess.run([CLI, "train", "--resume", str(run_dir)], cwd=ROOT, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -96,6 +97,7 @@ def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times(res
     assert "final/policy: already done" in result.stderr and "run finished" in result.stderr
     assert "report.md" in result.stderr and len(result.stderr.splitlines()) < 80
     assert (run_dir / "logs" / "llm-auction.log").is_file() and (run_dir / "logs" / "ray").is_dir()
+    assert sorted((run_dir / "wandb").glob("offline-run-*")) == wandb_dirs
 
 
 def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_report(resumed_run, micro_base, tmp_path):
