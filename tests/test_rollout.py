@@ -178,26 +178,32 @@ def test_a_rows_temperature_overrides_the_configs_zero_makes_every_sample_the_gr
     assert len({tuple(t) for t in sampled}) > 1
 
 
+def four_token_world(engine):
+    """Three word tokens and EOS left open, every other token banned: a random policy then samples
+    among them, so what the rules add is visible."""
+    eos = engine.tokenizer.eos_token_id
+    a, b, c = (engine.tokenizer.convert_tokens_to_ids(t) for t in ("shoes", "tea", "cup"))
+    return a, b, eos, tuple(t for t in range(len(engine.tokenizer)) if t not in (a, b, c, eos))
+
+
+def placed_in_order(ids, a, b):
+    return ids.count(a) == ids.count(b) == 1 and ids.index(a) < ids.index(b)
+
+
 @pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
 def test_required_tokens_are_each_sampled_once_in_order_before_the_answer_may_end(
         engine_kind, vllm_engine, tiny_policy, request_and_prompt):
     from rollout.engine import TokenRules
 
-    _, prompt = request_and_prompt
     engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
-    eos = engine.tokenizer.eos_token_id
-    a, b, c = (engine.tokenizer.convert_tokens_to_ids(t) for t in ("shoes", "tea", "cup"))
-    closed = tuple(t for t in range(len(engine.tokenizer)) if t not in (a, b, c, eos))
+    a, b, eos, closed = four_token_world(engine)
     wide = SamplingConfig(temperature=1.0, top_p=1.0, top_k=-1, max_tokens=40)
+    prompt = request_and_prompt[1]
     free = engine.generate([prompt], 16, wide, seed=5, token_rules=[TokenRules(banned=closed)])[0]
     ruled = engine.generate([prompt], 16, wide, seed=5,
                             token_rules=[TokenRules(banned=closed, required=(a, b), stop=(eos,))])[0]
-
-    def in_order(ids):
-        return ids.count(a) == ids.count(b) == 1 and ids.index(a) < ids.index(b)
-
-    assert not all(in_order(s.token_ids) for s in free)
-    assert all(in_order(s.token_ids) for s in ruled), [s.token_ids for s in ruled]
+    assert not all(placed_in_order(s.token_ids, a, b) for s in free)
+    assert all(placed_in_order(s.token_ids, a, b) for s in ruled), [s.token_ids for s in ruled]
     assert all(eos not in s.token_ids[:s.token_ids.index(b)] for s in ruled)
 
 
@@ -206,16 +212,13 @@ def test_required_tokens_still_missing_near_the_budgets_end_are_forced(
         engine_kind, vllm_engine, tiny_policy, request_and_prompt):
     from rollout.engine import TokenRules
 
-    _, prompt = request_and_prompt
     engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
-    eos = engine.tokenizer.eos_token_id
-    a, b, c = (engine.tokenizer.convert_tokens_to_ids(t) for t in ("shoes", "tea", "cup"))
-    closed = tuple(t for t in range(len(engine.tokenizer)) if t not in (a, b, c, eos))
+    a, b, eos, closed = four_token_world(engine)
     short = SamplingConfig(temperature=1.0, top_p=1.0, top_k=-1, max_tokens=4)
-    rules = TokenRules(banned=closed, required=(a, b), stop=(eos,))
-    loose = engine.generate([prompt], 24, short, seed=7, token_rules=[rules])[0]
+    prompt = request_and_prompt[1]
+    loose = engine.generate([prompt], 24, short, seed=7,
+                            token_rules=[TokenRules(banned=closed, required=(a, b), stop=(eos,))])[0]
     tight = engine.generate([prompt], 24, short, seed=7,
                             token_rules=[TokenRules(banned=closed, required=(a, b), stop=(eos,), deadline=4)])[0]
     assert not all(a in s.token_ids and b in s.token_ids for s in loose)
-    assert all(s.token_ids.count(a) == s.token_ids.count(b) == 1 and s.token_ids.index(a) < s.token_ids.index(b)
-               for s in tight), [s.token_ids for s in tight]
+    assert all(placed_in_order(s.token_ids, a, b) for s in tight), [s.token_ids for s in tight]
