@@ -20,6 +20,7 @@ from auction.mechanisms import (
 )
 from auction.mechanisms.protocols import ClickModel, Generator, MechanismOutcome
 from auction.parser import ParsedAnswer, parse_request_answer, render_mention
+from auction.payments import expected_payments
 from auction.reward import response_cost, response_reward
 from auction.types import AuctionRequest
 from irpo.comparison_stats import SCORE_FIELDS
@@ -94,7 +95,7 @@ def revenue(outcome: MechanismOutcome, clicks: list[dict[str, float]]) -> float:
     cpc x expected clicks of the shown ads, averaged over the answers with their serving probabilities."""
     if outcome.expected_payments:
         return sum(outcome.expected_payments.values())
-    return sum(p * sum(outcome.cost_per_click[a] * c.get(a, 0.0) for a in answer.ad_ids)
+    return sum(p * sum(expected_payments(answer, outcome.cost_per_click, c).values())
                for answer, p, c in zip(outcome.answers, outcome.probs, clicks))
 
 
@@ -104,6 +105,7 @@ def request_scores(request: AuctionRequest, outcome: MechanismOutcome, judge: Cl
     bids, cost, weight = request.bids(), auction.response_cost, auction.penalty_weight
     clicks = [judge.click_probs(request, answer) for answer in outcome.answers]
     totals = dict.fromkeys(SCORE_FIELDS, 0.0)
+    totals["reward_pctr"] = 0.0 if reward_clicks is not None else float("nan")  # no reward model: no figure
     for answer, p, c in zip(outcome.answers, outcome.probs, clicks):
         totals["reward"] += p * response_reward(answer, bids, c, cost, weight)
         if reward_clicks is not None:
@@ -114,7 +116,6 @@ def request_scores(request: AuctionRequest, outcome: MechanismOutcome, judge: Cl
         totals["format_errors"] += p * bool(answer.errors)
         totals["response_cost"] += p * response_cost(answer, cost)
     totals["revenue"] = revenue(outcome, clicks)
-    totals["reward_pctr"] = totals["reward_pctr"] if reward_clicks is not None else float("nan")
     totals["optimum"] = optimum
     return [totals[f] for f in SCORE_FIELDS]
 
