@@ -1,6 +1,7 @@
 """Parse `@Ad Title@[Ad ID]` mentions out of an answer, reporting every format error by kind.
 
-A mention is well formed when it matches MENTION_PATTERN. It inserts its ad only if the ID is a
+A mention is well formed when it matches MENTION_PATTERN: the paper's own example writes one space
+before the ID (`@Title@ [Ad-4820]`), so exactly one space is allowed there and nothing looser. It inserts its ad only if the ID is a
 candidate, the title is that candidate's exact title, and the ad was not inserted earlier in the
 answer. Every other `@`, and every bracketed candidate ID outside a mention, is a malformed mention.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from auction.types import Ad, AuctionRequest, InsertedAd, MAX_AD_ID_CHARS, MAX_TITLE_CHARS
 
 MENTION_PATTERN = re.compile(
-    r"@(?P<title>[^@\[\]\r\n]{1,%d})@\[(?P<ad_id>[^@\[\]\s]{1,%d})\]" % (MAX_TITLE_CHARS, MAX_AD_ID_CHARS)
+    r"@(?P<title>[^@\[\]\r\n]{1,%d})@ ?\[(?P<ad_id>[^@\[\]\s]{1,%d})\]" % (MAX_TITLE_CHARS, MAX_AD_ID_CHARS)
 )
 _BRACKETED = re.compile(r"\[(?P<ad_id>[^\[\]\s]{1,%d})\]" % MAX_AD_ID_CHARS)
 
@@ -118,7 +119,7 @@ def _malformed(start: int, end: int, detail: str) -> FormatError:
 
 
 _SENTENCE_END = re.compile(r"[.!?\n]")
-_MENTION = re.compile(r"@[^@\n]*@\[[^\]\n]*\]")
+_MENTION = re.compile(r"@[^@\n]*@ ?\[[^\]\n]*\]")
 
 
 def mention_sentence(text: str, start: int, end: int) -> str:

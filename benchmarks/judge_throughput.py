@@ -52,10 +52,10 @@ def time_llm(n: int, eager: bool) -> list[dict]:
     worker, batch = rows_for("paper", n, JudgeConfig(world="paper"))
     items = []
     for request_id, text, bids in zip(batch["request_id"], batch["answer"], batch["bids"]):
-        from auction.parser import parse_answer
+        from auction.parser import parse_request_answer
 
         request = worker.world.request(worker.world.queries[request_id], json.loads(bids))
-        items.append((request, parse_answer(text, [c.ad for c in request.candidates])))
+        items.append((request, parse_request_answer(text, request)))
     results = []
     for constrained in (True, False):
         config = LLMJudgeConfig(constrained_json=constrained, max_retries=2)

@@ -13,16 +13,15 @@ import random
 from statistics import mean
 
 from auction.config import AuctionConfig
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from auction.reward import response_reward
 from irpo.sft_corpus import TASK_SYSTEM, compare_example
 from judge.bids import draw_bids
 from judge.optimum import bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
 from rollout.config import SamplingConfig
+from rollout.ad_policy import AdPolicy
 from rollout.engine import Engine
-from rollout.mention_mask import mention_rules
-from rollout.prompt import ad_llm_messages
 
 
 def bid_percentile(bid: float, bids: list[float]) -> float:
@@ -38,15 +37,14 @@ def auction_checks(engine: Engine, user: SimulatedUser, n_requests: int, samplin
     world = user.world
     queries = world.split("test")[:n_requests]
     requests = [world.request(q, draw_bids(seed, "test", 0, q.query_id, world.candidate_ids(q))) for q in queries]
-    prompts = [engine.chat_prompt(ad_llm_messages(r, "tiny" if world.name == "tiny" else "full")) for r in requests]
-    outputs = engine.generate(prompts, samples_per_request, sampling, seed, logprobs=False,
-                              token_rules=mention_rules(engine, requests, mask_absent_ads))
+    policy = AdPolicy(engine, "tiny" if world.name == "tiny" else "full", mask_absent_ads)
+    outputs = policy.generate(requests, samples_per_request, sampling, seed, logprobs=False)
     answers, percentiles, related, mean_reward, best_reward, optimum, blind = [], [], [], 0.0, 0.0, 0.0, 0.0
     for query, request, samples in zip(queries, requests, outputs):
         bids = request.bids()
         rewards = []
         for sample in samples:
-            answer = parse_answer(sample.text, [c.ad for c in request.candidates])
+            answer = parse_request_answer(sample.text, request)
             answers.append(answer)
             percentiles += [bid_percentile(bids[a], list(bids.values())) for a in answer.ad_ids]
             related += [world.is_related(query, a) for a in answer.ad_ids]

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
 from irpo.evaluation import METRIC_KEYS
 from irpo.phase_rows import evaluation_rows, training_rows
-from irpo.run_store import RunStore, write_json_atomic
+from irpo.run_store import RunStore, copy_stage_contents, write_json_atomic
 from irpo.sampling import read_samples
 from irpo.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
 
@@ -118,7 +117,7 @@ class IRPODriver:
             self.store.run("final/reward_model", copier(reward_model))
 
     def _report(self, base: dict, final: dict, history: list[dict], seconds: float) -> dict:
-        stage_seconds = sum(json.loads(p.read_text())["seconds"] for p in self.store.root.glob("*/*/stage.json"))
+        stage_seconds = sum(self.store.timings().values())
         report = {
             "wall_seconds": round(seconds, 1),  # this invocation; a resumed run adds its earlier part below
             "stage_seconds_total": round(stage_seconds, 1),
@@ -137,7 +136,7 @@ class IRPODriver:
 def copier(source: Path):
     """Stage work that copies a finished directory (minus its stage record) into the stage's own."""
     def copy(out: Path) -> dict:
-        shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("stage.json"))
+        copy_stage_contents(source, out)
         return {"from": str(source)}
 
     return copy

@@ -19,6 +19,7 @@ from irpo.comparison_stats import metrics_with_intervals, paired_differences, re
 from irpo.config import EvaluationConfig
 from irpo.phase_rows import probe_targets, test_bids
 from irpo.report_plots import curves, mechanism_bars
+from irpo.reward_trainer import is_reward_model
 from irpo.run_store import write_json_atomic
 from judge.config import JudgeConfig
 from judge.jsonl import read_records
@@ -79,7 +80,7 @@ def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechan
     simulated = judge.kind == "simulated"
     judge_clicks = user if simulated else LLMClickModel(judge)
     reward_clicks = None
-    if reward_model is not None and (reward_model / "pctr.json").is_file():
+    if is_reward_model(reward_model):
         from irpo.pctr_click_model import PCTRClickModel
 
         reward_clicks = PCTRClickModel(reward_model)

@@ -15,7 +15,7 @@ import pandas as pd
 from auction.codec import request_from_json
 from auction.config import AuctionConfig
 from auction.metrics import AnswerOutcome, monotone_share, monotonicity, summarize
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from judge.optimum import bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
 
@@ -33,7 +33,7 @@ def clicks_of(sample, exact: bool) -> dict[str, float]:
 
 def outcome(sample, exact: bool) -> AnswerOutcome:
     request = request_from_json(sample.request)
-    answer = parse_answer(sample.answer, [c.ad for c in request.candidates])
+    answer = parse_request_answer(sample.answer, request)
     return AnswerOutcome(answer, request.bids(), clicks_of(sample, exact))
 
 

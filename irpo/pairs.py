@@ -15,7 +15,7 @@ import pandas as pd
 
 from auction.codec import request_from_json
 from auction.config import AuctionConfig
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from auction.reward import response_cost
 
 
@@ -31,7 +31,7 @@ def answer_rewards(samples: pd.DataFrame, clicks: pd.DataFrame, auction: Auction
     value = np.zeros(len(samples))
     np.add.at(value, clicks["row"].to_numpy(int), (clicks["bid"] * clicks["p"]).to_numpy(float))
     penalty = np.array([
-        response_cost(parse_answer(s.answer, [c.ad for c in request_from_json(s.request).candidates]),
+        response_cost(parse_request_answer(s.answer, request_from_json(s.request)),
                       auction.response_cost)
         for s in samples.itertuples()
     ])

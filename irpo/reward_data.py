@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auction.codec import request_from_json
-from auction.parser import ParsedAnswer, mention_sentence, parse_answer
+from auction.parser import ParsedAnswer, mention_sentence, parse_request_answer
 from auction.types import AuctionRequest
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def click_rows(samples: pd.DataFrame) -> pd.DataFrame:
         if not sample.judge_ok:
             continue
         request = request_from_json(sample.request)
-        answer = parse_answer(sample.answer, [c.ad for c in request.candidates])
+        answer = parse_request_answer(sample.answer, request)
         clicks = json.loads(sample.clicks)
         for features in inserted_ad_rows(request, answer):
             ad_id = features["ad_id"]

@@ -23,6 +23,8 @@ from irpo.reward_model import PCTRModel, click_loss
 
 ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new ads map there
 
+META_FILE = "pctr.json"  # dimensions and ID indices; the weights are pctr.pt
+
 
 def text_columns_of(meta: dict) -> tuple[str, ...]:
     """The texts a fitted model reads (models fitted before `mention_context` existed read two)."""
@@ -106,12 +108,17 @@ def fit_reward_model(train: dict[str, np.ndarray], users: IdIndex, ads: IdIndex,
     columns = ("text", "user", "ad", "position", "count", "clicked")
     dataset = ray.data.from_items([{k: train[k][i] for k in columns} for i in range(len(train["clicked"]))])
     run_ray_train(reward_model_loop, loop_config, role, {"train": dataset}, storage, "reward_model")
-    (out / "pctr.json").write_text(json.dumps(meta))
+    (out / META_FILE).write_text(json.dumps(meta))
     return meta
 
 
+def is_reward_model(directory: str | Path | None) -> bool:
+    """Whether `directory` holds a fitted pCTR model (a reward phase with no clicks leaves none)."""
+    return directory is not None and (Path(directory) / META_FILE).is_file()
+
+
 def load_reward_model(directory: str | Path) -> tuple[PCTRModel, dict]:
-    meta = json.loads((Path(directory) / "pctr.json").read_text())
+    meta = json.loads((Path(directory) / META_FILE).read_text())
     model = build_model(meta)
     model.load_state_dict(torch.load(Path(directory) / "pctr.pt", map_location="cpu"))
     return model.eval(), meta

@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 STAGE_FILE = "stage.json"
 
 
+def copy_stage_contents(source: Path, out: Path) -> None:
+    """A finished stage's files into another stage's scratch directory, without its stage record."""
+    shutil.copytree(source, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STAGE_FILE))
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     scratch = path.with_name(f".{path.name}.tmp")
     scratch.write_text(json.dumps(data, indent=2) + "\n")

@@ -58,6 +58,8 @@ def token_list(value) -> list[int]:
 
 def read_samples(stage_dir: Path, purpose: str | None = None) -> pd.DataFrame:
     table = pd.read_parquet(stage_dir / "samples")
+    # Ray Data writes rows in whatever order its workers finish; later stages must not depend on it.
+    table = table.sort_values(["purpose", "request_id", "probe_ad", "bids", "sample"], ignore_index=True)
     if purpose is not None:
         table = table[table["purpose"] == purpose].reset_index(drop=True)
     tokens = pd.Series([token_list(v) for v in table["token_ids"]], index=table.index, dtype=object)

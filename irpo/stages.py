@@ -21,13 +21,22 @@ import pandas as pd
 from auction.codec import request_from_json
 from auction.config import AuctionConfig
 from auction.metrics import spearman
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
 from irpo.evaluation import evaluate_samples
 from irpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
 from irpo.reward_data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
-from irpo.reward_trainer import auc, fit_reward_model, load_reward_model, log_loss, predict, text_columns_of
+from irpo.reward_trainer import (
+    auc,
+    fit_reward_model,
+    is_reward_model,
+    load_reward_model,
+    log_loss,
+    predict,
+    text_columns_of,
+)
+from irpo.run_store import copy_stage_contents
 from irpo.sampling import read_samples, sample_and_judge
 from judge.config import JudgeConfig
 from judge.simulated_user import SimulatedUser
@@ -82,7 +91,7 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
     rows, carry the previous epoch's model over (flagged in the result and the log)."""
     config = inputs.irpo.reward_model
     rows = click_rows(read_samples(samples_dir, "reward"))
-    if len(rows) < config.min_click_rows and _has_model(previous):
+    if len(rows) < config.min_click_rows and is_reward_model(previous):
         log.warning("reward phase: %d inserted ads (< %d): keeping the reward model of %s", len(rows),
                     config.min_click_rows, previous)
         return {"click_rows": len(rows), "reused": _carry_over(previous, out)}
@@ -112,8 +121,8 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
         auc_text = "n/a (one class held out)" if result["holdout_auc"] is None else f"{result['holdout_auc']:.3f}"
         log.warning("reward model: held-out AUC %s, log-loss %.4f vs base rate %.4f: no better than chance or the base rate%s",
                     auc_text, result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
-                    "; keeping the previous epoch's model" if _has_model(previous) else " (no earlier model to keep)")
-        if _has_model(previous):
+                    "; keeping the previous epoch's model" if is_reward_model(previous) else " (no earlier model to keep)")
+        if is_reward_model(previous):
             result["reused"] = _carry_over(previous, out)
     return result
 
@@ -125,14 +134,10 @@ def degenerate_fit(result: dict, min_auc: float) -> bool:
     return worse_than_base_rate or (result["holdout_auc"] is not None and result["holdout_auc"] < min_auc)
 
 
-def _has_model(directory: Path | None) -> bool:
-    return directory is not None and (directory / "pctr.json").is_file()
-
-
 def _carry_over(previous: Path, out: Path) -> str:
     """Replace whatever `out` holds with the previous epoch's reward model; returns where it came from."""
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(previous, out, ignore=shutil.ignore_patterns("stage.json"))
+    copy_stage_contents(previous, out)
     return str(previous)
 
 
@@ -145,7 +150,7 @@ def click_probabilities(inputs: StageInputs, samples: pd.DataFrame, rows: pd.Dat
         return rows.assign(p=rows["clicked"].astype(float))
     if inputs.irpo.reward == "exact":
         return rows.assign(p=exact_click_probs(samples, rows))
-    if not (reward_model_dir / "pctr.json").is_file():  # the reward phase had no clicks to fit
+    if not is_reward_model(reward_model_dir):  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
     columns = text_columns_of(meta)
@@ -167,7 +172,7 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     rows = click_rows(samples)
     rewards = answer_rewards(samples, click_probabilities(inputs, samples, rows, reward_model_dir), inputs.auction)
     exact = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), inputs.auction)
-    ads = np.array([len(parse_answer(a, [c.ad for c in request_from_json(q).candidates]).inserted)
+    ads = np.array([len(parse_request_answer(a, request_from_json(q)).inserted)
                     for a, q in zip(samples["answer"], samples["request"])])
     preferences = build_preferences(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th,
                                     ads if inputs.irpo.pair_losers == "same_count" else None)
@@ -218,7 +223,7 @@ def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_di
     from irpo.dpo_trainer import train_dpo
 
     if n_prompts == 0:  # nothing to prefer: the policy carries over unchanged
-        shutil.copytree(policy_dir, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("stage.json"))
+        copy_stage_contents(policy_dir, out)
         return {"prompts": 0, "skipped": "no pairs"}
     dataset = ray.data.read_parquet(str(pairs_dir / "pairs"))
     return train_dpo(dataset, n_prompts, policy_dir, inputs.irpo.dpo, inputs.roles.policy_trainer, out,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from judge.chat_backends import EngineChatBackend, OpenAIChatBackend
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -47,7 +47,7 @@ class JudgeWorker:
         items = []
         for request_id, text, bids in zip(batch["request_id"], batch["answer"], batch["bids"]):
             request = self.world.request(self.world.queries[str(request_id)], json.loads(bids))
-            items.append((request, parse_answer(str(text), [c.ad for c in request.candidates])))
+            items.append((request, parse_request_answer(str(text), request)))
         clicks, probs, ok, errors = self._judge(items)
         self._account(len(items), ok, time.perf_counter() - start)
         return {

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--policy", help="HF dir of the policy (default: RUN_DIR/final/policy of the config's run)")
     serve.add_argument("--host", help="default: serving.host (127.0.0.1)")
     serve.add_argument("--port", type=int, help="default: serving.port (8000)")
-    serve.add_argument("--ledger", help="SQLite ledger file (default: serving.ledger)")
+    serve.add_argument("--ledger", help="a SQLite file or postgresql://USER@HOST:PORT/DB (default: serving.ledger)")
     serve.add_argument("--ray-config", default="ray_config.yaml", help="cluster layout (default: ray_config.yaml)")
 
     submit = commands.add_parser("submit", help="submit an llm-auction command as a Ray job to a cluster",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from rollout.config import SamplingConfig
 
@@ -63,6 +63,9 @@ class Sample:
 
 
 class Engine(Protocol):
+    tokenizer: Any  # the model's HF tokenizer
+    context_length: int  # prompt plus completion tokens the engine accepts
+
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
         """Render a chat through the model's own chat template, ready for generation."""
         ...

@@ -24,6 +24,7 @@ class HFEngine:
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
         self.device = device
+        self.context_length = int(getattr(self.model.config, "max_position_embeddings", 4096))
         log.info("HF engine for %s ready in %.1fs", model_dir, time.perf_counter() - start)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:

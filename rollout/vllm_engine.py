@@ -57,6 +57,7 @@ class VLLMEngine:
             **{key: value for key, value in optional.items() if value is not None},
         )
         self.tokenizer = self.llm.get_tokenizer()
+        self.context_length = max_len
         if in_process:
             _IN_PROCESS.add(self)
         log.info("vLLM engine for %s ready in %.1fs (%s)", self.model_dir, time.perf_counter() - start,
@@ -86,8 +87,18 @@ class VLLMEngine:
             )
             for i, schema in enumerate(schemas)
         ]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        try:
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        except Exception:
+            self._drain()
+            raise
         return [[_sample(c) for c in out.outputs] for out in outputs]
+
+    def _drain(self) -> None:
+        """Finish and drop what a failed call left queued, so the next call does not inherit it."""
+        engine = self.llm.llm_engine
+        while engine.has_unfinished_requests():
+            engine.step()
 
 
 def _model_max_len(model_dir: str, cap: int = 4096) -> int:

@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 from auction.codec import request_from_json
+from rollout.ad_policy import AdPolicy
 from rollout.config import RolloutConfig
 from rollout.factory import make_engine
-from rollout.mention_mask import mention_rules
-from rollout.prompt import PromptStyle, ad_llm_messages
+from rollout.prompt import PromptStyle
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ class RolloutWorker:
     def __init__(self, model_dir: str, rollout_config: dict[str, Any], prompt_style: PromptStyle, n: int = 1,
                  tensor_parallel_size: int = 1):
         self.config = RolloutConfig.model_validate(rollout_config)
-        self.style = prompt_style
-        self.engine = make_engine(model_dir, self.config, tensor_parallel_size)
+        self.policy = AdPolicy(make_engine(model_dir, self.config, tensor_parallel_size), prompt_style,
+                               self.config.mask_absent_ads)
         self.n, self.tokens, self.seconds = n, 0, 0.0
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
@@ -41,9 +41,7 @@ class RolloutWorker:
         counts = [int(k) for k in batch["n"]] if "n" in batch else [self.n] * len(ids)
         temperatures = [_temperature(t) for t in batch["temperature"]] if "temperature" in batch else [None] * len(ids)
         parsed = [request_from_json(r) for r in requests]
-        prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in parsed]
-        rules = mention_rules(self.engine, parsed, self.config.mask_absent_ads)
-        samples = self._generate(prompts, list(zip(counts, temperatures)), batch_seed(self.config.seed, ids), rules)
+        samples = self._generate(parsed, list(zip(counts, temperatures)), batch_seed(self.config.seed, ids))
         passed = [key for key in batch if key not in ("n", "temperature")]
         out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids"]}
         for row, per_prompt in enumerate(samples):
@@ -55,16 +53,14 @@ class RolloutWorker:
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out
 
-    def _generate(self, prompts: list[str], settings: list[tuple[int, float | None]], seed: int,
-                  rules: list | None) -> list[list]:
+    def _generate(self, requests: list, settings: list[tuple[int, float | None]], seed: int) -> list[list]:
         """One engine call per distinct (sample count, temperature), results back in row order."""
-        results: list[list] = [[] for _ in prompts]
+        results: list[list] = [[] for _ in requests]
         for n, temperature in sorted(set(settings), key=str):
             rows = [i for i, s in enumerate(settings) if s == (n, temperature)]
             sampling = (self.config.sampling if temperature is None
                         else self.config.sampling.model_copy(update={"temperature": temperature}))
-            outputs = self.engine.generate([prompts[i] for i in rows], n, sampling, seed + n,
-                                           token_rules=[rules[i] for i in rows] if rules else None, logprobs=False)
+            outputs = self.policy.generate([requests[i] for i in rows], n, sampling, seed + n, logprobs=False)
             for i, output in zip(rows, outputs):
                 results[i] = output
         return results

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from cluster.layout import ServeRole
 from rollout.config import RolloutConfig
-from serving.config import ServingConfig
+from serving.config import IngressSettings, RequestLimits, ServingConfig
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,13 @@ def policy_options(role: ServeRole) -> dict:
     return options
 
 
+def ingress_settings(serving: ServingConfig, max_bid: float) -> IngressSettings:
+    """What each ingress replica needs; a SQLite path is made absolute, since replicas run elsewhere."""
+    ledger = serving.ledger if "://" in serving.ledger else str(Path(serving.ledger).resolve())
+    limits = RequestLimits(serving.max_candidates, serving.max_query_chars, max_bid)
+    return IngressSettings(ledger, limits, os.environ.get(serving.operator_key_env) or None, serving.health_timeout_s)
+
+
 def build_application(policy_dir: str | Path, rollout: RolloutConfig, prompt_style: str, serving: ServingConfig,
                       role: ServeRole, max_bid: float):
     from serving.ingress import AuctionIngress
@@ -28,10 +36,9 @@ def build_application(policy_dir: str | Path, rollout: RolloutConfig, prompt_sty
 
     policy = PolicyDeployment.options(**policy_options(role)).bind(str(policy_dir), rollout.model_dump(),
                                                                     prompt_style)
-    ingress = AuctionIngress.options(num_replicas=role.ingress_replicas,
+    ingress = AuctionIngress.options(num_replicas=role.ingress_replicas, max_ongoing_requests=64,
                                      ray_actor_options={"num_cpus": role.ingress_cpus})
-    return ingress.bind(policy, str(Path(serving.ledger).resolve()), serving.max_candidates, serving.max_query_chars,
-                        max_bid)
+    return ingress.bind(policy, ingress_settings(serving, max_bid))
 
 
 def run_server(application, host: str, port: int, blocking: bool = True) -> None:

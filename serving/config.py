@@ -1,6 +1,8 @@
 """Serving section: the Ray Serve auction endpoint and its click ledger."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field
 
 from auction.strict_config import StrictModel
@@ -9,6 +11,29 @@ from auction.strict_config import StrictModel
 class ServingConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    ledger: str = Field("runs/ledger.sqlite", description="SQLite file of auctions and charges")
+    ledger: str = Field("runs/ledger.sqlite", description="auctions and charges: a SQLite file (one server), or "
+                        "postgresql://USER@HOST:PORT/DB shared by every ingress replica")
     max_candidates: int = Field(20, ge=1, description="most candidate ads accepted per request")
     max_query_chars: int = Field(2000, ge=1)
+    operator_key_env: str = Field("LLM_AUCTION_OPERATOR_KEY", description="environment variable holding the key "
+                                  "that reads every auction record in full (unset: read tokens only)")
+    health_timeout_s: float = Field(30.0, gt=0, description="/healthz fails when a one-token probe takes longer")
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """The limits a request body is validated against, and documented with, in the OpenAPI schema."""
+
+    max_candidates: int = 20
+    max_query_chars: int = 2000
+    max_bid: float = 1000.0
+
+
+@dataclass(frozen=True)
+class IngressSettings:
+    """What each ingress replica is built with."""
+
+    ledger: str  # a SQLite file (absolute path) or a postgresql:// URL
+    limits: RequestLimits
+    operator_key: str | None  # opens every auction record, the user's profile included
+    health_timeout_s: float = 30.0

@@ -1,39 +1,27 @@
-"""The auction ingress: FastAPI on Ray Serve, composed with the policy deployment.
+"""The auction ingress: validation, first-price payments and the ledger, composed with the policy.
 
-POST /v1/auction runs one generation, parses the mentions, prices each shown ad at its bid (first
-price) and records the auction in the ledger before answering. POST /v1/clicks charges a click once.
+An auction runs one generation, parses the mentions, prices each shown ad at its bid (first price)
+and is committed to the ledger before its answer leaves. A click is charged once. The HTTP routes
+are built per replica by `serving.http_api` from the configured limits.
 """
 from __future__ import annotations
 
+import asyncio
+import hmac
 import secrets
 import time
 import uuid
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from ray import serve
 
 from auction.codec import request_to_dict, request_to_json
-from auction.parser import parse_answer
+from auction.parser import parse_request_answer
 from auction.payments import cost_per_click
 from auction.types import Ad, AuctionRequest, Candidate, UserProfile
-from serving.ledger import ClickRefused, Ledger, ShownAd
-from serving.schemas import AuctionAnswer, AuctionBody, ChargeOut, ClickBody, ShownAdOut
-
-app = FastAPI(title="LLM-Auction", description="An LLM writes the answer and runs the ad auction; first price.")
-
-
-@app.exception_handler(RequestValidationError)
-async def _validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
-    """One line per problem, `field.path: reason`, e.g. `ads.2.bid: must be a finite number ...`."""
-    problems = []
-    for e in err.errors():
-        loc = [str(p) for p in e["loc"] if p != "body"]
-        message = e["msg"].removeprefix("Value error, ")
-        message = message.removeprefix(f"{loc[-1]}: ") if loc else message  # the field is named once
-        problems.append(f"{'.'.join(loc)}: {message}")
-    return JSONResponse(status_code=422, content={"detail": problems})
+from serving.config import IngressSettings
+from serving.errors import EngineUnavailable, MissingCredential, UnknownAuction
+from serving.ledger import ShownAd, open_ledger
+from serving.schemas import AuctionAnswer, AuctionBody, AuctionRecordOut, ChargeOut, ClickBody, Health, ShownAdOut
 
 
 def to_request(auction_id: str, body: AuctionBody) -> AuctionRequest:
@@ -44,59 +32,70 @@ def to_request(auction_id: str, body: AuctionBody) -> AuctionRequest:
 
 
 @serve.deployment
-@serve.ingress(app)
+@serve.ingress()
 class AuctionIngress:
-    def __init__(self, policy, ledger_path: str, max_candidates: int, max_query_chars: int, max_bid: float):
-        self.policy, self.ledger = policy, Ledger(ledger_path)
-        self.max_candidates, self.max_query_chars, self.max_bid = max_candidates, max_query_chars, max_bid
+    def __init__(self, policy, settings: IngressSettings):
+        self.policy, self.settings = policy, settings
+        self.ledger = open_ledger(settings.ledger)
 
-    @app.get("/healthz")
-    async def healthz(self) -> dict:
-        return {"status": "ok", "model_id": await self.policy.model_id.remote()}
+    def __serve_build_asgi_app__(self):
+        from serving.http_api import build_api
 
-    @app.post("/v1/auction", response_model=AuctionAnswer)
+        return build_api(self, self.settings.limits)
+
+    async def health(self) -> Health:
+        try:
+            engine_ms = await asyncio.wait_for(self.policy.probe.remote(), self.settings.health_timeout_s)
+        except asyncio.TimeoutError:
+            raise EngineUnavailable(f"engine: no answer to a one-token probe in {self.settings.health_timeout_s:g} s")
+        return Health(status="ok", model_id=await self.policy.model_id.remote(), engine_ms=round(engine_ms, 2))
+
     async def auction(self, body: AuctionBody) -> AuctionAnswer:
         start = time.perf_counter()
-        self._check_limits(body)
         auction_id = uuid.uuid4().hex
         request = to_request(auction_id, body)
         sampling = body.sampling.model_dump(exclude_unset=True) if body.sampling else None
-        generated = await self.policy.answer.remote(request_to_json(request), sampling)
-        parsed = parse_answer(generated["text"], [c.ad for c in request.candidates])
+        sent = time.perf_counter()
+        reply = await self.policy.answer.remote(request_to_json(request), sampling)
+        policy_ms = 1000 * (time.perf_counter() - sent)
+        if reply.error:
+            raise reply.error
+        parsed = parse_request_answer(reply.text, request)
         prices = cost_per_click(parsed, request.bids())
         shown = [ShownAd(a.ad_id, a.title, request.bids()[a.ad_id], prices[a.ad_id], a.position,
                          secrets.token_urlsafe(16)) for a in parsed.inserted]
-        self.ledger.record_auction(auction_id, generated["model_id"], request_to_dict(request), parsed.text, shown)
+        read_token = secrets.token_urlsafe(24)
+        await asyncio.to_thread(self.ledger.record_auction, auction_id, reply.model_id, request_to_dict(request),
+                                parsed.text, shown, read_token)
         spans = {a.ad_id: (a.start, a.end) for a in parsed.inserted}
-        return AuctionAnswer(
+        answer = AuctionAnswer(
             auction_id=auction_id, answer=parsed.text, format_errors=len(parsed.errors),
             ads=[ShownAdOut(ad_id=s.ad_id, title=s.title, bid=s.bid, cpc=s.cpc, span=spans[s.ad_id],
                             position=s.position, click_token=s.click_token) for s in shown],
-            model_id=generated["model_id"], latency_ms=round(1000 * (time.perf_counter() - start), 2))
+            model_id=reply.model_id, latency_ms=round(1000 * (time.perf_counter() - start), 2), read_token=read_token)
+        answer._server_timing = (f"engine;dur={1000 * reply.engine_seconds:.2f}, policy;dur={policy_ms:.2f}, "
+                                 f"ingress;dur={answer.latency_ms:.2f}")
+        return answer
 
-    def _check_limits(self, body: AuctionBody) -> None:
-        problems = []
-        if len(body.ads) > self.max_candidates:
-            problems.append(f"ads: at most {self.max_candidates} candidate ads, got {len(body.ads)}")
-        if len(body.query) > self.max_query_chars:
-            problems.append(f"query: at most {self.max_query_chars} characters, got {len(body.query)}")
-        problems += [f"ads.{i}.bid: at most {self.max_bid:g} (auction.max_bid), got {ad.bid:g}"
-                     for i, ad in enumerate(body.ads) if ad.bid > self.max_bid]
-        if problems:
-            raise HTTPException(status_code=422, detail=problems)
-
-    @app.post("/v1/clicks", response_model=ChargeOut)
     async def click(self, body: ClickBody) -> ChargeOut:
-        try:
-            charge = self.ledger.charge_click(body.auction_id, body.ad_id, body.click_token, body.idempotency_key)
-        except ClickRefused as err:
-            status = 404 if str(err).startswith("auction_id") else 409 if "idempotency" in str(err) else 403
-            raise HTTPException(status_code=status, detail=[str(err)]) from None
+        charge = await asyncio.to_thread(self.ledger.charge_click, body.auction_id, body.ad_id, body.click_token,
+                                         body.idempotency_key)
         return ChargeOut(**charge.__dict__)
 
-    @app.get("/v1/auctions/{auction_id}")
-    async def get_auction(self, auction_id: str) -> dict:
-        record = self.ledger.auction(auction_id)
-        if record is None:
-            raise HTTPException(status_code=404, detail=[f"auction_id: no auction {auction_id!r}"])
-        return record
+    async def record(self, auction_id: str, credential: str | None) -> AuctionRecordOut:
+        """The record for its read token (without the user's profile) or the operator key (whole)."""
+        if not credential:
+            raise MissingCredential("authorization: send `Bearer READ_TOKEN` (from the auction's answer) "
+                                    "or the operator key")
+        record = await asyncio.to_thread(self.ledger.auction, auction_id)
+        operator = bool(self.settings.operator_key) and hmac.compare_digest(credential, self.settings.operator_key)
+        if record is None or not (operator or (record.read_token and hmac.compare_digest(credential,
+                                                                                         record.read_token))):
+            raise UnknownAuction(f"auction_id: no auction {auction_id!r} readable with this credential")
+        request = dict(record.request)
+        if not operator:
+            request["user"] = {"user_id": request["user"]["user_id"]}
+        return AuctionRecordOut(
+            auction_id=record.auction_id, created=record.created, model_id=record.model_id, request=request,
+            answer=record.answer, ads=record.ads, charges=record.charges,
+            total_charged=sum(c["amount"] for c in record.charges))

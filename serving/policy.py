@@ -1,76 +1,138 @@
 """The policy deployment: one engine per replica, concurrent requests batched into one generate call.
 
-vLLM where it is installed, the HF engine otherwise (`rollout.engine`). Requests that share sampling
-settings share an engine call; a request with its own seed gets a call of its own, so its answer does
-not depend on what else was in the batch.
+vLLM where it is installed, the HF engine otherwise (`rollout.factory`). Requests that share sampling
+settings share an engine call. Nothing one request holds can take its neighbours down: a prompt the
+model's context cannot hold is refused before the engine sees it, and when an engine call raises, its
+requests are retried one by one so the error reaches only the request that caused it.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ray import serve
 
 from auction.codec import request_from_json
+from auction.types import Ad, AuctionRequest, Candidate, UserProfile
+from rollout.ad_policy import AdPolicy
 from rollout.config import RolloutConfig, SamplingConfig
 from rollout.factory import make_engine
-from rollout.mention_mask import mention_rules
-from rollout.prompt import ad_llm_messages
+from serving.errors import EngineFailed, InvalidRequest, ServingError
+
+log = logging.getLogger(__name__)
+PROBE = AuctionRequest("health-probe", UserProfile("health-probe", "", ()), "health check",
+                       (Candidate(Ad("Ad-0", "probe"), 1.0),))
+
+
+@dataclass(frozen=True)
+class PolicyReply:
+    """One request's answer, or the typed error that stopped it."""
+
+    text: str = ""
+    model_id: str = ""
+    engine_seconds: float = 0.0
+    error: ServingError | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    index: int
+    request: AuctionRequest
+    sampling: SamplingConfig
+    seed: int | None
 
 
 class PolicyModel:
     def __init__(self, policy_dir: str, rollout_config: dict[str, Any], prompt_style: str):
         self.config = RolloutConfig.model_validate(rollout_config)
-        self.engine = make_engine(policy_dir, self.config)
-        self.style = prompt_style
+        self.policy = AdPolicy(make_engine(policy_dir, self.config), prompt_style, self.config.mask_absent_ads)
         self.model_id = Path(policy_dir).resolve().name if Path(policy_dir).exists() else policy_dir
 
-    def prompt(self, request_json: str) -> str:
-        return self.engine.chat_prompt(ad_llm_messages(request_from_json(request_json), self.style))
+    def answer(self, items: list[tuple[str, dict | None]]) -> list[PolicyReply]:
+        """One reply per (request JSON, sampling overrides), in as few engine calls as possible."""
+        replies: list[PolicyReply | None] = [None] * len(items)
+        groups: dict[tuple, list[_Pending]] = {}
+        for index, (request_json, overrides) in enumerate(items):
+            pending = self._pending(index, request_from_json(request_json), overrides)
+            problem = self.policy.context_problem(pending.request, pending.sampling.max_tokens)
+            if problem:
+                replies[index] = PolicyReply(error=InvalidRequest(problem))
+                continue
+            key = (tuple(pending.sampling.model_dump().items()), pending.seed)
+            groups.setdefault(key, []).append(pending)
+        for group in groups.values():
+            for pending, reply in zip(group, self._generate_isolated(group)):
+                replies[pending.index] = reply
+        return replies  # type: ignore[return-value]
 
-    def answer(self, requests: list[tuple[str, dict | None]]) -> list[dict]:
-        """One answer per (request JSON, sampling overrides); grouped into as few engine calls as possible."""
-        groups: dict[tuple, list[int]] = {}
-        settings = []
-        for i, (_, overrides) in enumerate(requests):
-            overrides = dict(overrides or {})
-            seed = overrides.pop("seed", None)
-            sampling = self.config.sampling.model_copy(update=overrides)
-            settings.append(sampling)
-            key = (tuple(sampling.model_dump().items()), seed if seed is not None else "unseeded")
-            groups.setdefault(key, []).append(i)
-        results: list[dict] = [{} for _ in requests]
-        for (_, seed), rows in groups.items():
-            start = time.perf_counter()
-            parsed = [request_from_json(requests[i][0]) for i in rows]
-            prompts = [self.engine.chat_prompt(ad_llm_messages(r, self.style)) for r in parsed]
-            rules = mention_rules(self.engine, parsed, self.config.mask_absent_ads)
-            fixed = seed if isinstance(seed, int) else random.randrange(2**31)
-            samples = self.engine.generate(prompts, 1, settings[rows[0]], fixed, token_rules=rules)
-            seconds = time.perf_counter() - start
-            for i, per_prompt in zip(rows, samples):
-                results[i] = {"text": per_prompt[0].text, "engine_seconds": seconds, "model_id": self.model_id}
-        return results
+    def _pending(self, index: int, request: AuctionRequest, overrides: dict | None) -> _Pending:
+        overrides = dict(overrides or {})
+        seed = overrides.pop("seed", None)
+        return _Pending(index, request, self.config.sampling.model_copy(update=overrides), seed)
+
+    def _generate_isolated(self, group: list[_Pending]) -> list[PolicyReply]:
+        """The group in one engine call; if that raises, each request alone, so only the culprit fails."""
+        try:
+            return self._generate(group)
+        except Exception as err:  # noqa: BLE001 - any engine error must stay with its own request
+            if len(group) == 1:
+                log.exception("engine failed on request %s", group[0].request.request_id)
+                return [PolicyReply(error=EngineFailed(f"engine: failed on this request ({type(err).__name__})"))]
+            return [reply for pending in group for reply in self._generate_isolated([pending])]
+
+    def _generate(self, group: list[_Pending]) -> list[PolicyReply]:
+        start = time.perf_counter()
+        seed = group[0].seed if group[0].seed is not None else random.randrange(2**31)
+        samples = self.policy.generate([p.request for p in group], 1, group[0].sampling, seed)
+        seconds = time.perf_counter() - start
+        return [PolicyReply(per_prompt[0].text, self.model_id, seconds) for per_prompt in samples]
+
+    def probe(self) -> PolicyReply:
+        """One token through the engine: what the health checks run."""
+        sampling = self.config.sampling.model_copy(update={"max_tokens": 1})
+        return self._generate_isolated([_Pending(0, PROBE, sampling, 0)])[0]
 
 
-@serve.deployment
+# Up to two batches' worth of requests wait at a replica, so a full batch can form while one runs.
+@serve.deployment(health_check_period_s=10, health_check_timeout_s=60, max_ongoing_requests=32)
 class PolicyDeployment:
-    """Ray Serve wrapper: @serve.batch gathers concurrent requests for the engine."""
+    """Ray Serve wrapper: @serve.batch gathers concurrent requests for the engine, one batch at a time.
+
+    Serve calls `check_health` every 10 s; it sends a one-token probe through the same queue as the
+    requests, so a replica whose engine is stuck fails it and is replaced."""
 
     def __init__(self, policy_dir: str, rollout_config: dict[str, Any], prompt_style: str, max_batch: int = 16):
         self.model = PolicyModel(policy_dir, rollout_config, prompt_style)
         self.answer_batch.set_max_batch_size(max_batch)
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)
-    async def answer_batch(self, items: list[tuple[str, dict | None]]) -> list[dict]:
-        import asyncio
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.0)
+    async def answer_batch(self, items: list[tuple[str, dict | None]]) -> list[PolicyReply]:
+        """Requests and health probes (None) in one engine turn, replies in item order."""
+        return await asyncio.to_thread(self._answer_with_probes, items)
 
-        return await asyncio.to_thread(self.model.answer, items)
+    def _answer_with_probes(self, items: list) -> list[PolicyReply]:
+        replies = iter(self.model.answer([item for item in items if item is not None]))
+        probe = self.model.probe() if None in items else None
+        return [probe if item is None else next(replies) for item in items]
 
-    async def answer(self, request_json: str, sampling: dict | None = None) -> dict:
+    async def answer(self, request_json: str, sampling: dict | None = None) -> PolicyReply:
         return await self.answer_batch((request_json, sampling))
+
+    async def probe(self) -> float:
+        """Milliseconds of a one-token generation, queued with the requests."""
+        start = time.perf_counter()
+        reply = await self.answer_batch(None)
+        if reply.error:
+            raise reply.error
+        return 1000 * (time.perf_counter() - start)
+
+    async def check_health(self) -> None:
+        await self.probe()
 
     def model_id(self) -> str:
         return self.model.model_id

@@ -1,17 +1,34 @@
-"""The HTTP API's bodies. Every limit is checked here, so bad input fails with a 4xx naming the field."""
+"""The HTTP API's bodies. Every limit validation enforces is a constraint here, so the OpenAPI schema
+states it and a generated client sends what the endpoint accepts. Numbers are strict: `true` is not 1.
+
+The limits set in config (`serving.max_candidates`, `serving.max_query_chars`, `auction.max_bid`) enter
+through `auction_body(limits)`, which builds the request body the running app validates and documents.
+"""
 from __future__ import annotations
 
-import math
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, field_validator
 
-from auction.types import InvalidAdError, check_no_template_markers, validate_ad_id, validate_title
+from auction.types import (
+    MAX_AD_ID_CHARS,
+    MAX_TITLE_CHARS,
+    InvalidAdError,
+    check_no_template_markers,
+    validate_ad_id,
+    validate_title,
+)
+from serving.config import RequestLimits
 
 MAX_PROFILE_CHARS = 1000
+MAX_SEED = 2**32 - 1
+AD_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
+# No mention delimiters or control characters, no whitespace at either end (auction.types.validate_title).
+TITLE = r"^[^\s@\[\]](?:[^@\[\]\x00-\x1f\x7f]*[^\s@\[\]])?$"
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _checked(check, value, *args):
@@ -23,7 +40,7 @@ def _checked(check, value, *args):
 
 class Profile(Body):
     basic_info: str = Field("", max_length=MAX_PROFILE_CHARS)
-    interests: list[str] = Field(default_factory=list, max_length=20)
+    interests: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=20)
 
     @field_validator("basic_info")
     @classmethod
@@ -34,8 +51,6 @@ class Profile(Body):
     @classmethod
     def _interests(cls, value: list[str]) -> list[str]:
         for item in value:
-            if len(item) > 100:
-                raise ValueError(f"each interest at most 100 characters, got {len(item)}")
             _checked(check_no_template_markers, item, "interests")
         return value
 
@@ -46,9 +61,10 @@ class User(Body):
 
 
 class CandidateAd(Body):
-    ad_id: str
-    title: str
-    bid: float
+    ad_id: str = Field(min_length=1, max_length=MAX_AD_ID_CHARS, pattern=AD_ID)
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=TITLE,
+                       description="printable; no @, [ ] or chat-template markers")
+    bid: float = Field(gt=0, le=RequestLimits.max_bid, allow_inf_nan=False, description="per click, at most auction.max_bid")
 
     @field_validator("ad_id")
     @classmethod
@@ -60,26 +76,19 @@ class CandidateAd(Body):
     def _title(cls, value: str) -> str:
         return _checked(validate_title, value)
 
-    @field_validator("bid")
-    @classmethod
-    def _bid(cls, value: float) -> float:
-        if not math.isfinite(value) or value <= 0:  # the upper limit is auction.max_bid, checked by the ingress
-            raise ValueError(f"bid: must be a finite number > 0, got {value}")
-        return value
-
 
 class Sampling(Body):
     temperature: float = Field(0.7, ge=0, le=2)
     top_p: float = Field(0.8, gt=0, le=1)
     top_k: int = Field(20, ge=-1, le=1000)
     max_tokens: int = Field(128, ge=1, le=1024)
-    seed: int | None = Field(None, ge=0, description="fix it to get the same answer again")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="fix it to get the same answer again")
 
 
 class AuctionBody(Body):
     user: User
-    query: str = Field(min_length=1)
-    ads: list[CandidateAd] = Field(min_length=1)
+    query: str = Field(min_length=1, max_length=RequestLimits.max_query_chars)
+    ads: list[CandidateAd] = Field(min_length=1, max_length=RequestLimits.max_candidates)
     sampling: Sampling | None = None
 
     @field_validator("query")
@@ -98,12 +107,27 @@ class AuctionBody(Body):
         return ads
 
 
+def auction_body(limits: RequestLimits) -> type[AuctionBody]:
+    """The request body under the configured limits (same fields and checks, limits in the schema)."""
+    ad = create_model("CandidateAd", __base__=CandidateAd, bid=(
+        float, Field(gt=0, le=limits.max_bid, allow_inf_nan=False, description="per click, at most auction.max_bid")))
+    return create_model("AuctionBody", __base__=AuctionBody,
+                        query=(str, Field(min_length=1, max_length=limits.max_query_chars)),
+                        ads=(list[ad], Field(min_length=1, max_length=limits.max_candidates)))
+
+
+class Problems(BaseModel):
+    """Every refusal and failure: one line per problem, `field.path: reason`."""
+
+    detail: list[str]
+
+
 class ShownAdOut(BaseModel):
     ad_id: str
     title: str
     bid: float
     cpc: float = Field(description="cost per click: the bid, under first price")
-    span: tuple[int, int] = Field(description="[start, end) of the `@Title@[ID]` mention in `answer`")
+    span: tuple[int, int] = Field(description="[start, end) of the ad's mention in `answer`")
     position: int
     click_token: str
 
@@ -116,6 +140,8 @@ class AuctionAnswer(BaseModel):
     generations: int = 1
     model_id: str
     latency_ms: float
+    _server_timing: str = PrivateAttr("")  # the `Server-Timing` header: where the latency went
+    read_token: str = Field(description="send as `Authorization: Bearer TOKEN` to read this auction's record")
 
 
 class ClickBody(Body):
@@ -131,3 +157,22 @@ class ChargeOut(BaseModel):
     amount: float
     idempotency_key: str
     duplicate: bool
+
+
+class AuctionRecordOut(BaseModel):
+    """An auction as the ledger holds it. The user's profile is shown to the operator only."""
+
+    auction_id: str
+    created: float
+    model_id: str
+    request: dict
+    answer: str
+    ads: list[dict]
+    charges: list[dict]
+    total_charged: float
+
+
+class Health(BaseModel):
+    status: str
+    model_id: str
+    engine_ms: float = Field(description="time of a one-token probe through the engine")

@@ -18,8 +18,29 @@ from auction.mechanisms import Generation
 logging.raiseExceptions = False
 
 ROOT = Path(__file__).resolve().parents[1]
+# Tests using these start Ray, an engine or a training run: the slow tier. `pytest -m "not slow"` runs
+# the rest in about a minute; `make test` runs both.
+HEAVY_FIXTURES = {"ray_local", "ray_head", "micro_base", "smollm2_dir", "vllm_engine", "server", "policy", "resumed_run"}
 CLI = shutil.which("llm-auction", path=str(Path(sys.executable).parent)) or "llm-auction"
 MICRO = str(ROOT / "configs" / "micro.yaml")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HEAVY_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests_start_no_ray(request):
+    """A test outside the slow tier must not start Ray in this process."""
+    def ray_running() -> bool:
+        return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+    before = ray_running()
+    yield
+    if "slow" not in request.node.keywords and not before and ray_running():
+        pytest.fail("this test starts Ray: mark it slow (or use a fixture of HEAVY_FIXTURES)")
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 import json
 import random
 
-import pytest
 from hypothesis import given, settings, strategies as st
 from transformers import AutoModelForCausalLM
 

@@ -1,7 +1,6 @@
 import pytest
 
 from auction import AnswerOutcome, AuctionConfig, ResponseCostConfig, continuity, monotone_share, monotonicity, parse_answer, render_mention, spearman, summarize
-from conftest import make_request
 
 
 def outcome(request, ad_ids, clicks, extra=""):

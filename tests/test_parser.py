@@ -45,6 +45,19 @@ def test_each_kind_of_format_error_is_reported_and_not_inserted():
     assert text[parsed.errors[4].start : parsed.errors[4].end] == "[Ad-3]"
 
 
+def test_the_papers_one_space_before_the_id_is_a_correct_mention_with_its_span():
+    text = "Brew it with @Organic Green Tea@ [Ad-3] tonight."
+    parsed = parse_answer(text, ADS)
+    assert parsed.ad_ids == ("Ad-3",) and parsed.errors == ()
+    assert text[parsed.inserted[0].start : parsed.inserted[0].end] == "@Organic Green Tea@ [Ad-3]"
+
+
+def test_looser_spacing_before_the_id_stays_a_format_error():
+    for gap in ("  ", "\t", "\n", " \n"):
+        parsed = parse_answer(f"Brew @Organic Green Tea@{gap}[Ad-3] now.", ADS)
+        assert parsed.inserted == () and parsed.errors, repr(gap)
+
+
 def test_brackets_that_are_not_candidate_ids_are_ordinary_text():
     assert parse_answer("See note [1] and [citation needed].", ADS).errors == ()
 

