@@ -3,12 +3,28 @@
 Nothing here imports Ray, torch or another project package (DESIGN.md).
 """
 from auction.config import AuctionConfig, ResponseCostConfig
-from auction.metrics import AnswerOutcome, MechanismMetrics, continuity, monotone_share, monotonicity, spearman, summarize
+from auction.metrics import (
+    AnswerOutcome,
+    MechanismMetrics,
+    continuity,
+    monotone_share,
+    monotonicity,
+    spearman,
+    summarize,
+)
 from auction.parser import FormatError, FormatErrorKind, ParsedAnswer, parse_answer, render_mention
 from auction.payments import cost_per_click, expected_payments, realised_charges
 from auction.reward import advertiser_value, response_cost, response_reward
 from auction.types import (
-    Ad, AuctionRequest, Candidate, InsertedAd, InvalidAdError, UserProfile, validate_ad_id, validate_bid, validate_title,
+    Ad,
+    AuctionRequest,
+    Candidate,
+    InsertedAd,
+    InvalidAdError,
+    UserProfile,
+    validate_ad_id,
+    validate_bid,
+    validate_title,
 )
 
 __all__ = [

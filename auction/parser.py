@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from auction.types import Ad, AuctionRequest, InsertedAd, MAX_AD_ID_CHARS, MAX_TITLE_CHARS
+from auction.types import MAX_AD_ID_CHARS, MAX_TITLE_CHARS, Ad, AuctionRequest, InsertedAd
 
 MENTION_PATTERN = re.compile(
     r"@(?P<title>[^@\[\]\r\n]{1,%d})@ ?\[(?P<ad_id>[^@\[\]\s]{1,%d})\]" % (MAX_TITLE_CHARS, MAX_AD_ID_CHARS)

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from irpo.dpo_loss import completion_logprobs, dpo_loss  # noqa: E402
-from irpo.reward_model import PCTRModel, click_loss  # noqa: E402
+from irpo.dpo.loss import completion_logprobs, dpo_loss  # noqa: E402
+from irpo.reward.model import PCTRModel, click_loss  # noqa: E402
 
 PEAK_FLOPS = 989e12
 SHAPES = {  # Qwen3 shapes: hidden, layers, heads, kv heads, intermediate
@@ -94,10 +94,10 @@ def dpo_check(size: str, mode: str, pairs: int, seq: int, completion: int, steps
             optimizer.zero_grad(set_to_none=True)
         runner = model
     else:
-        from irpo.ds_train import deepspeed_engine
+        from irpo.ds_train import OptimizerPlan, deepspeed_engine
 
-        runner = deepspeed_engine(model, lr=1e-6, total_steps=100, warmup_ratio=0.1, micro_batch=2 * pairs,
-                                  grad_accum=1, zero_stage=2, precision="bf16")
+        runner = deepspeed_engine(model, OptimizerPlan(lr=1e-6, total_steps=100, warmup_ratio=0.1,
+                                                       micro_batch=2 * pairs, zero_stage=2, precision="bf16"))
 
         def step(loss):
             runner.backward(loss)

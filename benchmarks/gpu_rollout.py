@@ -18,9 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rollout_throughput import prompts_for, tokens_per_second  # noqa: E402
+
 from rollout.config import SamplingConfig  # noqa: E402
 from rollout.hf_engine import HFEngine  # noqa: E402
-from rollout_throughput import prompts_for, tokens_per_second  # noqa: E402
 
 SAMPLING = dict(temperature=0.7, top_p=0.8, top_k=20)
 

@@ -12,12 +12,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from judge.config import JudgeConfig, LLMJudgeConfig
-from judge.worker import JudgeWorker
-from judge.chat_backends import EngineChatBackend
-from judge.llm_judge import LLMJudge
-
 from judge_answers import answers
+
+from judge.chat_backends import EngineChatBackend
+from judge.config import JudgeConfig, LLMJudgeConfig
+from judge.llm_judge import LLMJudge
+from judge.worker import JudgeWorker
 
 
 def rows_for(world: str, n: int, judge: JudgeConfig) -> dict:

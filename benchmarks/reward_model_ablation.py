@@ -14,10 +14,10 @@ from pathlib import Path
 from auction.metrics import spearman
 from cluster.layout import load_layout
 from cluster.ray_session import init_ray
-from irpo.pairs import answer_rewards
-from irpo.reward_data import click_rows
-from irpo.sampling import read_samples
-from irpo.stages import StageInputs, click_probabilities, exact_rewards, reward_model_stage
+from irpo.dpo.pairs import answer_rewards
+from irpo.loop.sampling import read_samples
+from irpo.loop.stages import StageInputs, click_probabilities, exact_rewards, reward_model_stage
+from irpo.reward.data import click_rows
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
 

@@ -1,1 +1,2 @@
-"""Training: the pCTR reward model, DPO, and the IRPO loop."""
+"""Training, by role: the base policy (`base/`), the reward model (`reward/`), DPO (`dpo/`) and the IRPO
+loop (`loop/`)."""

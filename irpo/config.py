@@ -62,7 +62,7 @@ class BasePolicyConfig(StrictModel):
     layers: int = Field(4, ge=1)
     heads: int = Field(4, ge=1)
     pretrained_embeddings: bool = Field(True, description="token embeddings start from all-MiniLM-L6-v2's, and "
-                                        "numbers carry their value (irpo.tiny_embeddings)")
+                                        "numbers carry their value (irpo.base.tiny_embeddings)")
     examples: int = Field(30000, ge=1, description="chats in the pre-training corpus")
     auction_share: float = Field(0.4, ge=0, lt=1, description="share of auction chats; the rest general tasks")
     unrelated_share: float = Field(0.1, ge=0, le=1, description="auction answers that add one unrelated ad")

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,31 @@ log = logging.getLogger(__name__)
 # "bf16_autocast": fp32 weights and gradients, bf16 matrix products (torch.autocast): the tiny SFT's
 # attention circuits never formed with bf16 gradients, and formed earlier than in fp32 with autocast.
 Precision = Literal["fp32", "bf16", "bf16_autocast"]
+
+
+@dataclass(frozen=True)
+class OptimizerPlan:
+    """The engine's optimizer side: AdamW at `lr` on a cosine schedule with warmup over `total_steps`."""
+
+    lr: float
+    total_steps: int
+    warmup_ratio: float = 0.0
+    micro_batch: int = 1
+    grad_accum: int = 1
+    zero_stage: int = 0
+    precision: Precision = "fp32"
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What every training loop's workers share: where rank 0 writes the model, the CPUs each worker was
+    given, the optimizer, and the file progress lines go to (`run_ray_train` sets it)."""
+
+    out_dir: str
+    cpus_per_worker: float
+    optimizer: OptimizerPlan
+    progress_file: str = ""
 
 
 def deepspeed_config(micro_batch: int, grad_accum: int, world_size: int, zero_stage: int,
@@ -69,19 +95,18 @@ def clear_stale_extension_locks() -> None:
             pass
 
 
-def deepspeed_engine(model: torch.nn.Module, *, lr: float, total_steps: int, warmup_ratio: float, micro_batch: int,
-                     grad_accum: int, zero_stage: int, precision: Precision = "fp32", weight_decay: float = 0.0):
+def deepspeed_engine(model: torch.nn.Module, plan: OptimizerPlan):
     """Wrap `model` in a DeepSpeed engine; torch.distributed is already set up by Ray Train."""
     import deepspeed
 
     clear_stale_extension_locks()
     world_size = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(total_steps, warmup_ratio))
+    optimizer = torch.optim.AdamW(params, lr=plan.lr, weight_decay=plan.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(plan.total_steps, plan.warmup_ratio))
     engine, optimizer, _, scheduler = deepspeed.initialize(
         model=model, optimizer=optimizer, lr_scheduler=scheduler,
-        config=deepspeed_config(micro_batch, grad_accum, world_size, zero_stage, precision),
+        config=deepspeed_config(plan.micro_batch, plan.grad_accum, world_size, plan.zero_stage, plan.precision),
     )
     return engine
 
@@ -105,12 +130,12 @@ def finish_worker() -> None:
         torch.distributed.destroy_process_group()
 
 
-def report_progress(config: dict, line: str) -> None:
+def report_progress(setup: WorkerSetup, line: str) -> None:
     """A progress line from a training loop's rank 0: printed (Ray's worker log) and appended to the file
     run_ray_train follows, so it reaches the driver's terminal even when workers' output does not."""
     print(line, flush=True)
-    if config.get("progress_file"):
-        with open(config["progress_file"], "a") as handle:
+    if setup.progress_file:
+        with open(setup.progress_file, "a") as handle:
             handle.write(line + "\n")
 
 
@@ -138,10 +163,11 @@ class FollowProgress(threading.Thread):
         self.join()
 
 
-def run_ray_train(loop: Callable[[dict], None], loop_config: dict[str, Any], role, datasets: dict,
-                  storage: str | Path, name: str):
-    """Run `loop(loop_config)` on `role.workers` Ray Train workers with the given Ray Datasets; the
-    loop's report_progress lines are logged here as they come (storage is shared with the workers)."""
+def run_ray_train(loop: Callable[[dict], None], loop_config: Any, role, datasets: dict, storage: str | Path,
+                  name: str):
+    """Run `loop({"loop": loop_config})` on `role.workers` Ray Train workers with the given Ray Datasets.
+    `loop_config` is a frozen dataclass with a `setup: WorkerSetup`; the loop's report_progress lines are
+    logged here as they come (storage is shared with the workers)."""
     from ray.train import RunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -151,7 +177,9 @@ def run_ray_train(loop: Callable[[dict], None], loop_config: dict[str, Any], rol
     progress = storage / name / f"progress-{time.time_ns()}.log"
     progress.parent.mkdir(parents=True, exist_ok=True)
     trainer = TorchTrainer(
-        loop, train_loop_config={**loop_config, "progress_file": str(progress)}, scaling_config=scaling_config(role),
+        loop, train_loop_config={"loop": replace(loop_config, setup=replace(loop_config.setup,
+                                                                             progress_file=str(progress)))},
+        scaling_config=scaling_config(role),
         datasets=datasets, torch_config=TorchConfig(backend="gloo" if role.gpus == 0 else "nccl"),
         run_config=RunConfig(name=name, storage_path=str(storage)),
     )

@@ -15,6 +15,7 @@ from judge.config import SimulatedUserConfig
 from judge.relevance import RelevanceModel
 from judge.world import World
 
+
 class SimulatedUser:
     def __init__(self, world: World, relevance: RelevanceModel, config: SimulatedUserConfig):
         self.world, self.model, self.config = world, relevance, config

@@ -28,9 +28,9 @@ def request_seed(seed: int, index: int) -> int:
 
 class VLLMEngine:
     def __init__(self, model_dir: str | Path, config: VLLMConfig = VLLMConfig(), tensor_parallel_size: int = 1):
-        from rollout.vllm_token_rules import TokenRulesProcessor
-
         from vllm import LLM, envs
+
+        from rollout.vllm_token_rules import TokenRulesProcessor
 
         in_process = config.in_process and not _IN_PROCESS
         envs.disable_envs_cache()  # a previous engine froze the environment it saw

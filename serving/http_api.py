@@ -43,6 +43,9 @@ def problem_lines(err: RequestValidationError) -> list[str]:
     lines = []
     for e in err.errors():
         loc = [str(p) for p in e["loc"] if p != "body"]
+        if e["type"] == "json_invalid":  # its location is a character offset, not a field
+            lines.append(f"body: {e['msg']} at character {loc[-1] if loc else 0}")
+            continue
         message = e["msg"].removeprefix("Value error, ")
         message = message.removeprefix(f"{loc[-1]}: ") if loc else message  # the field is named once
         lines.append(f"{'.'.join(loc) or 'body'}: {message}")
@@ -63,10 +66,13 @@ def build_api(ingress, limits: RequestLimits) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": problem_lines(err)})
 
     @app.exception_handler(HTTPException)
-    async def _unreadable(_: Request, err: HTTPException) -> JSONResponse:
-        """FastAPI's own refusals (a body it cannot parse, e.g. JSON nested too deeply) in the same shape."""
-        status = 422 if err.status_code == 400 else err.status_code
-        return JSONResponse(status_code=status, content={"detail": [f"body: {err.detail}"]})
+    async def _framework(_: Request, err: HTTPException) -> JSONResponse:
+        """FastAPI's own refusals in the same shape; a body it cannot parse (e.g. JSON nested too deeply)
+        is a 422 like any other bad body."""
+        if err.status_code == 400:
+            return JSONResponse(status_code=422, content={"detail": [f"body: {err.detail}"]})
+        return JSONResponse(status_code=err.status_code, content={"detail": [str(err.detail)]},
+                            headers=getattr(err, "headers", None))
 
     @app.get("/healthz", response_model=Health, responses=responses(EngineUnavailable, EngineFailed))
     async def healthz() -> Health:

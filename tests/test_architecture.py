@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ["auction", "cluster", "rollout", "judge", "irpo", "serving", "llm_auction"]
+LAYERS = ["auction", "cluster", "rollout", "judge", "irpo", "evaluation", "serving", "llm_auction"]
 HEAVY = {"ray", "torch", "vllm", "deepspeed", "transformers", "datasets", "wandb"}
 
 

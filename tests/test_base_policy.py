@@ -2,16 +2,17 @@
 import json
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM
 
 from cluster.layout import TrainerRole
-from irpo.base_checks import bid_percentile
-from irpo.base_policy import build_tiny_base
+from irpo.base.checks import bid_percentile
+from irpo.base.policy import build_tiny_base
+from irpo.base.sft import IGNORE, tokenize_example
+from irpo.base.sft_corpus import compare_example, held_out_pair, sft_examples
+from irpo.base.tiny_tokenizer import build_tiny_tokenizer
 from irpo.config import BasePolicyConfig, SFTConfig
-from irpo.sft import IGNORE, tokenize_example
-from irpo.sft_corpus import compare_example, held_out_pair, sft_examples
-from irpo.tiny_tokenizer import build_tiny_tokenizer
 from judge.tiny_language import ad_ids
 from judge.tiny_world import build_tiny_world
 
@@ -80,7 +81,7 @@ def test_corpus_auction_answers_ignore_bids():
 
 
 def test_association_answers_are_keywords_of_the_asked_words_category():
-    from irpo.sft_corpus import association_example
+    from irpo.base.sft_corpus import association_example
     from judge.tiny_language import CATEGORIES
 
     rng = random.Random(0)
@@ -107,7 +108,7 @@ def test_held_out_number_pairs_never_appear_in_training():
 
 
 def test_token_budget_batches_keep_every_row_within_the_budget_and_group_similar_lengths():
-    from irpo.sft import token_budget_batches
+    from irpo.base.sft import token_budget_batches
 
     rows = [{"input_ids": [0] * length} for length in random.Random(0).choices(range(5, 400), k=300)]
     batches = token_budget_batches(rows, 1024, seed=0)
@@ -135,7 +136,7 @@ def test_sft_under_ray_train_with_deepspeed_writes_a_loadable_policy_and_lowers_
 def test_a_saved_tiny_policy_loads_its_own_tokenizer_through_auto_tokenizer(tmp_path):
     from transformers import AutoTokenizer
 
-    from irpo.tiny_model import init_tiny_policy
+    from irpo.base.tiny_model import init_tiny_policy
 
     directory = init_tiny_policy(tmp_path / "p", hidden=16, layers=1, heads=2)
     text = "assistant 48 @light running shoes@[Ad-3] ."
@@ -147,7 +148,7 @@ def test_a_saved_tiny_policy_loads_its_own_tokenizer_through_auto_tokenizer(tmp_
 def test_pretrained_embeddings_put_a_category_s_words_together_and_order_numbers_by_value():
     import torch
 
-    from irpo.tiny_embeddings import pretrained_embeddings
+    from irpo.base.tiny_embeddings import pretrained_embeddings
 
     weights = pretrained_embeddings(TOKENIZER, 64, 0.02)
     row = lambda token: weights[TOKENIZER.convert_tokens_to_ids(token)]  # noqa: E731

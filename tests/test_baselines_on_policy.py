@@ -2,8 +2,8 @@
 import random
 
 from auction.mechanisms import ProminenceRule, run_prominence, run_segment_auction
-from irpo.compare import relevance_of
-from irpo.evaluate_command import test_requests as held_out_requests
+from evaluation.compare import relevance_of
+from evaluation.mechanisms import test_requests as held_out_requests
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
 from rollout.config import SamplingConfig, VLLMConfig

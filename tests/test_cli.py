@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 CLI = shutil.which("llm-auction", path=str(Path(sys.executable).parent)) or "llm-auction"
 
 

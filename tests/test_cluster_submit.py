@@ -10,7 +10,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import CLI, MICRO, ROOT, free_port
 
 VENV_BIN = str(Path(sys.executable).parent)

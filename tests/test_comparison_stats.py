@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from irpo.comparison_stats import SCORE_FIELDS, metrics_with_intervals, paired_differences, resample_counts
+from evaluation.stats import SCORE_FIELDS, metrics_with_intervals, paired_differences, resample_counts
 
 
 def scores(**columns) -> np.ndarray:

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from irpo.dpo_loss import completion_logprobs, dpo_loss
-from irpo.reward_model import PCTRModel, click_loss
-from irpo.tiny_model import tiny_llama_config
-from irpo.tiny_tokenizer import build_tiny_tokenizer
+from irpo.base.tiny_model import tiny_llama_config
+from irpo.base.tiny_tokenizer import build_tiny_tokenizer
+from irpo.dpo.loss import completion_logprobs, dpo_loss
+from irpo.reward.model import PCTRModel, click_loss
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from irpo.evaluation import probe_curves, probe_metrics
-from irpo.pairs import Preference, build_preferences, group_tensors
-from irpo.run_store import RunStore, timing_table
+from irpo.dpo.pairs import Preference, build_preferences, group_tensors
+from irpo.loop.held_out import probe_curves, probe_metrics
+from irpo.loop.run_store import RunStore, timing_table
 
 
 def test_a_prompts_winner_is_preferred_to_every_answer_more_than_delta_below_it():
@@ -97,7 +97,7 @@ def test_probe_of_a_bid_blind_policy_is_not_monotone():
 
 
 def test_click_rows_split_by_request_into_fit_early_stopping_and_held_out_slices():
-    from irpo.stages import split_click_rows
+    from irpo.loop.stages import split_click_rows
 
     ids = pd.Series([f"q-{i // 2}" for i in range(1000)])  # two ads per answer's request
     fit, stop, held = split_click_rows(ids, 0.1, 0.1)
@@ -112,8 +112,8 @@ def test_click_rows_split_by_request_into_fit_early_stopping_and_held_out_slices
 def test_reward_model_fit_under_ray_train_beats_the_base_rate_on_held_out_rows(ray_local, tmp_path):
     from cluster.layout import TrainerRole
     from irpo.config import RewardModelConfig
-    from irpo.reward_data import IdIndex
-    from irpo.reward_trainer import fit_reward_model, load_reward_model, log_loss, predict
+    from irpo.reward.data import IdIndex
+    from irpo.reward.trainer import fit_reward_model, load_reward_model, log_loss, predict
 
     rng = np.random.default_rng(0)
     n, dim = 1200, 8
@@ -162,7 +162,7 @@ def test_a_torch_extension_lock_left_by_a_killed_build_is_cleared_and_a_fresh_on
 def test_click_rows_carry_each_mentions_sentence_and_features_concatenate_the_chosen_texts():
     from auction.codec import request_to_json
     from auction.parser import render_mention
-    from irpo.reward_data import IdIndex, click_rows, feature_arrays, text_columns
+    from irpo.reward.data import IdIndex, click_rows, feature_arrays, text_columns
     from judge.tiny_world import build_tiny_world
 
     world = build_tiny_world(0)
@@ -195,7 +195,7 @@ def test_stage_timings_list_finished_stages_in_order_with_their_share(tmp_path):
 
 def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the_policys():
     from irpo.config import IRPOConfig
-    from irpo.phase_rows import training_rows
+    from irpo.loop.phase_rows import training_rows
     from judge.tiny_world import build_tiny_world
 
     config = IRPOConfig(reward_queries=3, policy_queries=2, reward_temperature=1.2)
@@ -204,7 +204,7 @@ def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the
 
 
 def test_a_refit_with_one_class_held_out_is_judged_by_its_log_loss_alone():
-    from irpo.stages import degenerate_fit
+    from irpo.loop.stages import degenerate_fit
 
     fit = {"holdout_auc": None, "holdout_log_loss": 0.30, "holdout_log_loss_base_rate": 0.35}
     assert not degenerate_fit(fit, 0.55)

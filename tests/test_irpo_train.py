@@ -6,7 +6,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import CLI, MICRO, ROOT
 
 METRICS = {"revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
@@ -157,7 +156,7 @@ def test_train_refuses_a_run_dir_holding_another_config(tmp_path, micro_base):
                          ids=["too_few_inserted_ads", "a_fit_no_better_than_chance"])
 def test_a_reward_phase_keeps_the_previous_reward_model_after(update, resumed_run, tmp_path):
     from cluster.layout import load_layout
-    from irpo.stages import StageInputs, reward_model_stage
+    from irpo.loop.stages import StageInputs, reward_model_stage
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 
@@ -188,7 +187,7 @@ def test_ceiling_clones_the_optimum_from_a_base_and_checks_both_policies(micro_b
 
 def test_exact_reward_ranks_each_prompts_answers_by_the_simulated_users_exact_reward(resumed_run, tmp_path):
     from cluster.layout import load_layout
-    from irpo.stages import StageInputs, pairs_stage
+    from irpo.loop.stages import StageInputs, pairs_stage
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 

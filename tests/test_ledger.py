@@ -3,8 +3,8 @@ import sqlite3
 import threading
 
 import pytest
-
 from postgres_server import postgres_server
+
 from serving.errors import ClickRefused, IdempotencyKeyReused, UnknownAuction
 from serving.ledger import ShownAd, open_ledger
 

@@ -5,13 +5,13 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import make_request
 
 from auction import parse_answer, render_mention
 from judge.chat_backends import OpenAIChatBackend
 from judge.config import LLMJudgeConfig
 from judge.llm_judge import LLMJudge
 from judge.llm_prompts import click_messages
-from conftest import make_request
 
 
 class ReplayBackend:

@@ -2,16 +2,31 @@ import math
 import random
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import ScriptedGenerator, make_request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auction import AuctionConfig, render_mention
 from auction.mechanisms import (
-    ProminenceRule, allocated_clicks, gumbel_max_draw, integrate, myerson_payment, prominence_allocation, prominence_payment,
-    prominence_shares, rochet_payments, run_llm_auction, run_mosaic, run_prominence, run_segment_auction,
-    segment_allocation, segment_payment, selection_probs, welfare,
+    ProminenceRule,
+    allocated_clicks,
+    gumbel_max_draw,
+    integrate,
+    myerson_payment,
+    prominence_allocation,
+    prominence_payment,
+    prominence_shares,
+    rochet_payments,
+    run_llm_auction,
+    run_mosaic,
+    run_prominence,
+    run_segment_auction,
+    segment_allocation,
+    segment_payment,
+    selection_probs,
+    welfare,
 )
-from irpo.compare import revenue
-from conftest import ScriptedGenerator, make_request
+from evaluation.compare import revenue
 
 positive = st.floats(0.01, 100, allow_nan=False)
 

@@ -1,6 +1,17 @@
 import pytest
 
-from auction import AnswerOutcome, AuctionConfig, ResponseCostConfig, continuity, monotone_share, monotonicity, parse_answer, render_mention, spearman, summarize
+from auction import (
+    AnswerOutcome,
+    AuctionConfig,
+    ResponseCostConfig,
+    continuity,
+    monotone_share,
+    monotonicity,
+    parse_answer,
+    render_mention,
+    spearman,
+    summarize,
+)
 
 
 def outcome(request, ad_ids, clicks, extra=""):

@@ -1,6 +1,7 @@
 import string
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auction import Ad, FormatErrorKind, parse_answer, render_mention
 

@@ -1,7 +1,7 @@
 """The terminal's progress lines and what reaches the terminal."""
 import logging
 
-from irpo.progress import Progress
+from irpo.loop.progress import Progress
 from llm_auction.logs import ProjectOnly
 
 
@@ -31,6 +31,6 @@ def test_the_terminal_shows_the_projects_info_and_only_errors_from_libraries():
     def record(name, level):
         return logging.LogRecord(name, level, __file__, 1, "m", None, None)
 
-    assert keep.filter(record("irpo.driver", logging.INFO))
+    assert keep.filter(record("irpo.loop.driver", logging.INFO))
     assert not keep.filter(record("ray.train", logging.WARNING))
     assert keep.filter(record("vllm", logging.ERROR))

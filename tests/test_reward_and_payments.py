@@ -1,10 +1,18 @@
-from hypothesis import given, strategies as st
+from conftest import make_request
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auction import (
-    AuctionConfig, ResponseCostConfig, cost_per_click, expected_payments, parse_answer, realised_charges,
-    render_mention, response_cost, response_reward,
+    AuctionConfig,
+    ResponseCostConfig,
+    cost_per_click,
+    expected_payments,
+    parse_answer,
+    realised_charges,
+    render_mention,
+    response_cost,
+    response_reward,
 )
-from conftest import make_request
 
 COST = ResponseCostConfig(per_ad_cost=5, per_error_cost=20)
 

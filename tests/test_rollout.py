@@ -9,8 +9,8 @@ from transformers import AutoModelForCausalLM
 from auction.codec import request_to_json
 from cluster.layout import load_layout
 from cluster.resources import engine_pool_args
-from irpo.tiny_model import init_tiny_policy
-from irpo.tiny_tokenizer import build_tiny_tokenizer
+from irpo.base.tiny_model import init_tiny_policy
+from irpo.base.tiny_tokenizer import build_tiny_tokenizer
 from judge.bids import draw_bids
 from judge.tiny_world import build_tiny_world
 from rollout.config import RolloutConfig, SamplingConfig, VLLMConfig

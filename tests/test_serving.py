@@ -6,18 +6,17 @@ import signal
 import sqlite3
 import subprocess
 import time
-
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 import torch
-
 from conftest import CLI, ROOT, free_port
 from postgres_server import postgres_server
-from irpo.sft import tokenize_example
-from irpo.sft_corpus import Example
-from irpo.tiny_model import init_tiny_policy
+
+from irpo.base.sft import tokenize_example
+from irpo.base.sft_corpus import Example
+from irpo.base.tiny_model import init_tiny_policy
 from rollout.prompt import ad_llm_messages
 from serving.ingress import to_request
 from serving.schemas import AuctionBody
@@ -295,8 +294,12 @@ def test_fuzzed_requests_get_documented_answers_and_never_a_server_error(server)
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                                   response_schema_conformance, status_code_conformance)
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        negative_data_rejection,
+        response_schema_conformance,
+        status_code_conformance,
+    )
 
     schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

@@ -2,13 +2,14 @@ import itertools
 import random
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auction import AuctionConfig, parse_answer, render_mention
+from auction.parser import mention_sentence
 from judge.config import JudgeConfig, SimulatedUserConfig
 from judge.environment import simulated_user
 from judge.optimum import bid_blind_allocation, optimal_allocation
-from auction.parser import mention_sentence
 from judge.tiny_world import build_tiny_world
 
 

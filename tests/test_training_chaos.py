@@ -6,11 +6,11 @@ import random
 import subprocess
 
 import pytest
-
 from conftest import CLI, MICRO, ROOT
-from irpo.config import IRPOConfig
-from irpo.driver import stage_plan
 from test_irpo_train import kill_when, start, train_args
+
+from irpo.config import IRPOConfig
+from irpo.loop.driver import stage_plan
 
 CHAOS_SEED = 2026
 KILLS = 3

@@ -3,11 +3,20 @@ from auction.mechanisms.first_price import run_llm_auction
 from auction.mechanisms.mosaic import mosaic_outcome, rochet_payments, run_mosaic, selection_probs, welfare
 from auction.mechanisms.myerson import integrate, myerson_payment
 from auction.mechanisms.prominence import (
-    ProminenceRule, allocated_clicks, prominence_allocation, prominence_payment, prominence_shares, run_prominence,
+    ProminenceRule,
+    allocated_clicks,
+    prominence_allocation,
+    prominence_payment,
+    prominence_shares,
+    run_prominence,
 )
 from auction.mechanisms.protocols import ClickModel, Generation, Generator, MechanismOutcome
 from auction.mechanisms.segment import (
-    gumbel_max_draw, run_segment_auction, segment_allocation, segment_expected_payments, segment_payment,
+    gumbel_max_draw,
+    run_segment_auction,
+    segment_allocation,
+    segment_expected_payments,
+    segment_payment,
     segment_winners,
 )
 

@@ -10,17 +10,26 @@ import logging
 import shutil
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cluster.layout import TrainerRole
+from irpo.base.sft_corpus import Example
 from irpo.config import SFTConfig
 from irpo.ds_train import (
-    bf16_supported, deepspeed_engine, finish_worker, report_progress, run_ray_train, save_hf_model, worker_threads,
+    OptimizerPlan,
+    WorkerSetup,
+    bf16_supported,
+    deepspeed_engine,
+    finish_worker,
+    report_progress,
+    run_ray_train,
+    save_hf_model,
+    worker_threads,
 )
-from irpo.sft_corpus import Example
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -97,19 +106,26 @@ def unpack_micro_batch(record: dict[str, np.ndarray]) -> dict[str, list]:
     return {"input_ids": np.split(record["input_ids"], bounds), "labels": np.split(record["labels"], bounds)}
 
 
-def sft_loop(config: dict) -> None:
+@dataclass(frozen=True)
+class SFTLoopConfig:
+    setup: WorkerSetup
+    init_dir: str  # the HF policy fine-tuned
+    workers: int  # to report the tokens per second of all workers
+    report_every: int  # steps between progress lines
+
+
+def sft_loop(ray_config: dict) -> None:
     """One Ray Train worker: DeepSpeed SFT over this worker's shard of micro-batches, then an HF
     checkpoint from rank 0. Each dataset record is a whole micro-batch (`micro_batch_record`)."""
     import ray.train
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    worker_threads(config["cpus_per_worker"])
-    tokenizer = AutoTokenizer.from_pretrained(config["init_dir"])
-    model = AutoModelForCausalLM.from_pretrained(config["init_dir"], dtype=torch.float32)
-    engine = deepspeed_engine(
-        model, lr=config["lr"], total_steps=config["total_steps"], warmup_ratio=config["warmup_ratio"],
-        micro_batch=1, grad_accum=1, zero_stage=config["zero_stage"], precision=config["precision"],
-    )
+    config: SFTLoopConfig = ray_config["loop"]
+    setup, total_steps = config.setup, config.setup.optimizer.total_steps
+    worker_threads(setup.cpus_per_worker)
+    tokenizer = AutoTokenizer.from_pretrained(config.init_dir)
+    model = AutoModelForCausalLM.from_pretrained(config.init_dir, dtype=torch.float32)
+    engine = deepspeed_engine(model, setup.optimizer)
     shard = ray.train.get_dataset_shard("train")
     step, tokens, start, losses, history = 0, 0, time.perf_counter(), [], []
     rank0 = ray.train.get_context().get_world_rank() == 0
@@ -120,20 +136,20 @@ def sft_loop(config: dict) -> None:
         engine.step()
         step, tokens = step + 1, tokens + int(inputs["attention_mask"].sum())
         losses.append(loss.item())
-        if step % config["report_every"] == 0 or step == config["total_steps"]:
+        if step % config.report_every == 0 or step == total_steps:
             seconds = time.perf_counter() - start
             metrics = {"step": step, "loss": sum(losses) / len(losses), "lr": engine.get_lr()[0],
-                       "tokens_per_s": tokens * config["workers"] / seconds}
+                       "tokens_per_s": tokens * config.workers / seconds}
             ray.train.report(metrics)
             history.append(metrics)
             if rank0:
-                eta = seconds / step * (config["total_steps"] - step)
-                report_progress(config, f"SFT step {step}/{config['total_steps']}: loss {metrics['loss']:.3f}, "
+                eta = seconds / step * (total_steps - step)
+                report_progress(setup, f"SFT step {step}/{total_steps}: loss {metrics['loss']:.3f}, "
                                         f"{metrics['tokens_per_s']:.0f} tokens/s, ETA {eta:.0f} s")
             losses = []
-    save_hf_model(engine, config["out_dir"], config["zero_stage"], tokenizer)
+    save_hf_model(engine, setup.out_dir, setup.optimizer.zero_stage, tokenizer)
     if rank0:
-        (Path(config["out_dir"]) / "sft_history.json").write_text(json.dumps(history, indent=1))
+        (Path(setup.out_dir) / "sft_history.json").write_text(json.dumps(history, indent=1))
     finish_worker()
 
 
@@ -153,12 +169,11 @@ def sft_policy(init_dir: Path, examples: Iterable[Example], config: SFTConfig, r
     steps = len(batches) // role.workers
     log.info("SFT corpus: %d chats, %d tokens, %d steps of <= %d tokens per worker, built in %.1fs", len(rows),
              sum(len(r["input_ids"]) for r in rows), steps, budget, time.perf_counter() - start)
-    loop_config = {
-        "init_dir": str(Path(init_dir).resolve()), "out_dir": str(work / "final"), "cpus_per_worker": role.cpus,
-        "lr": config.lr, "total_steps": steps, "warmup_ratio": config.warmup_ratio, "zero_stage": role.zero_stage,
-        "precision": "bf16_autocast" if config.bf16 and bf16_supported(role) else "fp32",
-        "workers": role.workers, "report_every": max(1, steps // 20),
-    }
+    plan = OptimizerPlan(lr=config.lr, total_steps=steps, warmup_ratio=config.warmup_ratio,
+                         zero_stage=role.zero_stage,
+                         precision="bf16_autocast" if config.bf16 and bf16_supported(role) else "fp32")
+    loop_config = SFTLoopConfig(WorkerSetup(str(work / "final"), role.cpus, plan), str(Path(init_dir).resolve()),
+                                role.workers, max(1, steps // 20))
     dataset = ray.data.from_items([micro_batch_record(b) for b in batches])
     run_ray_train(sft_loop, loop_config, role, {"train": dataset}, work / "ray_train", "sft")
     shutil.rmtree(out, ignore_errors=True)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from auction.config import AuctionConfig
 from cluster.layout import TrainerRole
-from irpo.base_checks import auction_checks
+from irpo.base.checks import auction_checks
+from irpo.base.sft import sft_policy
+from irpo.base.sft_corpus import Example, answer_with_ads
 from irpo.config import CeilingConfig
-from irpo.sft import sft_policy
-from irpo.sft_corpus import Example, answer_with_ads
 from judge.bids import draw_bids
 from judge.optimum import optimal_allocation
 from judge.simulated_user import SimulatedUser

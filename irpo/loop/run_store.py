@@ -35,7 +35,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 class RunStore:
     def __init__(self, run_dir: str | Path, progress=None):
-        """`progress` (irpo.progress.Progress), if given, hears of every stage's start and end."""
+        """`progress` (irpo.loop.progress.Progress), if given, hears of every stage's start and end."""
         self.root = Path(run_dir)
         self.root.mkdir(parents=True, exist_ok=True)
         self.progress = progress

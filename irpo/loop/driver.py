@@ -11,11 +11,11 @@ import logging
 import time
 from pathlib import Path
 
-from irpo.evaluation import METRIC_KEYS
-from irpo.phase_rows import evaluation_rows, training_rows
-from irpo.run_store import RunStore, copy_stage_contents, write_json_atomic
-from irpo.sampling import read_samples
-from irpo.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
+from irpo.loop.held_out import METRIC_KEYS
+from irpo.loop.phase_rows import evaluation_rows, training_rows
+from irpo.loop.run_store import RunStore, copy_stage_contents, write_json_atomic
+from irpo.loop.sampling import read_samples
+from irpo.loop.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
 
 log = logging.getLogger(__name__)
 STAGES_PER_EPOCH = ("samples", "reward_model", "pairs", "policy")

@@ -15,12 +15,12 @@ from statistics import mean
 from auction.config import AuctionConfig
 from auction.parser import parse_request_answer
 from auction.reward import response_reward
-from irpo.sft_corpus import TASK_SYSTEM, compare_example
+from irpo.base.sft_corpus import TASK_SYSTEM, compare_example
 from judge.bids import draw_bids
 from judge.optimum import bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
-from rollout.config import SamplingConfig
 from rollout.ad_policy import AdPolicy
+from rollout.config import SamplingConfig
 from rollout.engine import Engine
 
 

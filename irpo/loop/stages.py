@@ -21,13 +21,14 @@ import pandas as pd
 from auction.codec import request_from_json
 from auction.config import AuctionConfig
 from auction.metrics import spearman
-from auction.parser import parse_request_answer
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
-from irpo.evaluation import evaluate_samples
-from irpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
-from irpo.reward_data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
-from irpo.reward_trainer import (
+from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
+from irpo.loop.held_out import evaluate_samples
+from irpo.loop.run_store import copy_stage_contents
+from irpo.loop.sampling import read_samples, sample_and_judge
+from irpo.reward.data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
+from irpo.reward.trainer import (
     auc,
     fit_reward_model,
     is_reward_model,
@@ -36,8 +37,6 @@ from irpo.reward_trainer import (
     predict,
     text_columns_of,
 )
-from irpo.run_store import copy_stage_contents
-from irpo.sampling import read_samples, sample_and_judge
 from judge.config import JudgeConfig
 from judge.simulated_user import SimulatedUser
 from rollout.config import RolloutConfig
@@ -172,8 +171,7 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     rows = click_rows(samples)
     rewards = answer_rewards(samples, click_probabilities(inputs, samples, rows, reward_model_dir), inputs.auction)
     exact = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), inputs.auction)
-    ads = np.array([len(parse_request_answer(a, request_from_json(q)).inserted)
-                    for a, q in zip(samples["answer"], samples["request"])])
+    ads = np.array([len(json.loads(inserted)) for inserted in samples["inserted"]])  # parsed by the judge step
     preferences = build_preferences(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th,
                                     ads if inputs.irpo.pair_losers == "same_count" else None)
     index = {(r, s): i for i, (r, s) in enumerate(zip(samples["request_id"], samples["sample"]))}
@@ -220,7 +218,7 @@ def preference_records(samples: pd.DataFrame, preferences, index: dict, tokenize
 def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_dir: Path, out: Path) -> dict:
     import ray.data
 
-    from irpo.dpo_trainer import train_dpo
+    from irpo.dpo.trainer import train_dpo
 
     if n_prompts == 0:  # nothing to prefer: the policy carries over unchanged
         copy_stage_contents(policy_dir, out)

@@ -16,14 +16,18 @@ import numpy as np
 
 from auction.config import AuctionConfig
 from auction.mechanisms import (
-    ProminenceRule, run_llm_auction, run_mosaic, run_prominence, run_segment_auction,
+    ProminenceRule,
+    run_llm_auction,
+    run_mosaic,
+    run_prominence,
+    run_segment_auction,
 )
 from auction.mechanisms.protocols import ClickModel, Generator, MechanismOutcome
 from auction.parser import ParsedAnswer, parse_request_answer, render_mention
 from auction.payments import expected_payments
 from auction.reward import response_cost, response_reward
 from auction.types import AuctionRequest
-from irpo.comparison_stats import SCORE_FIELDS
+from evaluation.stats import SCORE_FIELDS
 from judge.optimum import Allocation, bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
 

@@ -1,4 +1,5 @@
-"""`llm-auction world build` and `llm-auction judge`: the judge package's command-line entry points."""
+"""World and answer files: write a built-in world (`llm-auction world build`) and label a file of answers
+with clicks (`llm-auction judge`)."""
 from __future__ import annotations
 
 import json
@@ -11,14 +12,14 @@ from judge.bids import draw_bids
 from judge.config import JudgeConfig
 from judge.environment import build_world, simulated_user
 from judge.jsonl import read_records
+from judge.worker import JudgeWorker
 from judge.world import save_world
 from judge.world_report import world_report
-from judge.worker import JudgeWorker
 
 log = logging.getLogger(__name__)
 
 
-def build_world_command(name: str, out: str, seed: int, judge: JudgeConfig, auction: AuctionConfig) -> dict:
+def write_world(name: str, out: str, seed: int, judge: JudgeConfig, auction: AuctionConfig) -> dict:
     """Write the world's JSONL files and `report.json` (optimal ad counts, bid-blind efficiency)."""
     start = time.perf_counter()
     world = build_world(name, seed)
@@ -49,7 +50,7 @@ def read_answers(path: str | Path, judge: JudgeConfig, world) -> list[dict]:
     return rows
 
 
-def judge_command(answers: str, out: str, judge: JudgeConfig, batch_size: int = 64) -> dict:
+def judge_answers_file(answers: str, out: str, judge: JudgeConfig, batch_size: int = 64) -> dict:
     """Judge every answer of a JSONL file in-process; write one JSONL row per answer with its clicks."""
     worker = JudgeWorker(judge.model_dump())
     rows = read_answers(answers, judge, worker.world)

@@ -7,8 +7,8 @@ import pandas as pd
 
 from auction.parser import ParsedAnswer
 from auction.types import AuctionRequest
-from irpo.reward_data import IdIndex, feature_arrays, inserted_ad_rows
-from irpo.reward_trainer import load_reward_model, predict, text_columns_of
+from irpo.reward.data import IdIndex, feature_arrays, inserted_ad_rows
+from irpo.reward.trainer import load_reward_model, predict, text_columns_of
 
 
 class PCTRClickModel:

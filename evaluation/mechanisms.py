@@ -1,4 +1,4 @@
-"""`llm-auction evaluate`: every mechanism on the same test requests, then report.json, report.md and plots.
+"""Every mechanism on the same test requests, then report.json, report.md and plots (`llm-auction evaluate`).
 
 Engines load one at a time (the base policy serves base, MOSAIC, segment and prominence; the trained
 policy serves llm_auction), so two models never share the CPUs' memory.
@@ -8,19 +8,20 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from auction.codec import request_from_dict
 from auction.config import AuctionConfig
-from irpo.bid_curves import continuity_curve, incentive_audit, monotonicity_curve
-from irpo.compare import DESCRIPTIONS, MECHANISMS, IdeallyPlaced, run_mechanism, score_table
-from irpo.comparison_report import comparison_markdown
-from irpo.comparison_stats import metrics_with_intervals, paired_differences, resample_counts
+from evaluation.bid_curves import continuity_curve, incentive_audit, monotonicity_curve
+from evaluation.compare import DESCRIPTIONS, MECHANISMS, IdeallyPlaced, run_mechanism, score_table
+from evaluation.plots import curves, mechanism_bars
+from evaluation.report import comparison_markdown
+from evaluation.stats import metrics_with_intervals, paired_differences, resample_counts
 from irpo.config import EvaluationConfig
-from irpo.phase_rows import probe_targets, test_bids
-from irpo.report_plots import curves, mechanism_bars
-from irpo.reward_trainer import is_reward_model
-from irpo.run_store import write_json_atomic
+from irpo.loop.phase_rows import probe_targets, test_bids
+from irpo.loop.run_store import write_json_atomic
+from irpo.reward.trainer import is_reward_model
 from judge.config import JudgeConfig
 from judge.jsonl import read_records
 from judge.optimum import optimal_allocation
@@ -69,9 +70,28 @@ class LLMClickModel:
         return {a: float(result.clicks.get(a, False)) for a in answer.ad_ids}
 
 
-def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechanisms: list[str], world,
-                     user: SimulatedUser, requests: list, judge: JudgeConfig, rollout: RolloutConfig, auction: AuctionConfig,
-                     evaluation: EvaluationConfig, out: Path) -> dict:
+@dataclass(frozen=True)
+class Checkpoints:
+    """The models an evaluation reads: the trained policy, the base it started from, and the pCTR model
+    (MOSAIC's selection and the reward under pCTR; None or a directory without a model: neither)."""
+
+    policy: Path
+    base: Path
+    reward_model: Path | None = None
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The requests every mechanism answers, and the simulated user (with its world) they come from."""
+
+    user: SimulatedUser
+    requests: list
+
+
+def evaluate_mechanisms(checkpoints: Checkpoints, mechanisms: list[str], tests: TestSet, judge: JudgeConfig,
+                        rollout: RolloutConfig, auction: AuctionConfig, evaluation: EvaluationConfig, out: Path) -> dict:
+    policy, base, reward_model = checkpoints.policy, checkpoints.base, checkpoints.reward_model
+    user, requests, world = tests.user, tests.requests, tests.user.world
     unknown = [m for m in mechanisms if m not in MECHANISMS]
     if unknown:
         raise ValueError(f"--mechanisms: unknown {unknown}; choose from {', '.join(MECHANISMS)}")
@@ -81,7 +101,7 @@ def evaluate_command(policy: Path, base: Path, reward_model: Path | None, mechan
     judge_clicks = user if simulated else LLMClickModel(judge)
     reward_clicks = None
     if is_reward_model(reward_model):
-        from irpo.pctr_click_model import PCTRClickModel
+        from irpo.reward.click_model import PCTRClickModel
 
         reward_clicks = PCTRClickModel(reward_model)
     optima = [optimal_allocation(r.bids(), *user.allocation_inputs(r), user.config, auction).objective

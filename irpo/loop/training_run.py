@@ -1,9 +1,12 @@
-"""`llm-auction train`: the base policy (built if absent), then the IRPO driver, then report.json."""
+"""A training run (`llm-auction train`): the base policy (built if absent), the IRPO driver, whatever
+stages the caller adds after the loop (the CLI adds the mechanism comparison), then report.json."""
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from auction.config import AuctionConfig
 from cluster.config import ClusterConfig
@@ -11,18 +14,38 @@ from cluster.layout import RayLayout
 from cluster.ray_session import init_ray, session_log_dir
 from cluster.tracker import Tracker
 from irpo.config import IRPOConfig
-from irpo.driver import IRPODriver, stage_plan
-from irpo.epoch_report import bid_response_report
-from irpo.progress import Progress
-from irpo.run_store import RunStore, timing_table, write_json_atomic
-from irpo.run_summary import closing_summary, previous_report, record_invocation
-from irpo.stages import StageInputs
+from irpo.loop.driver import IRPODriver, stage_plan
+from irpo.loop.progress import Progress
+from irpo.loop.run_store import RunStore, timing_table, write_json_atomic
+from irpo.loop.run_summary import closing_summary, previous_report, record_invocation
+from irpo.loop.stages import StageInputs
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
 from rollout.config import RolloutConfig
 from rollout.prompt import resolve_style
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinishedLoop:
+    """What stages after the IRPO loop get: its inputs, the base policy, the run store, the tracker, and
+    the loop's report (which they may add to)."""
+
+    inputs: StageInputs
+    base: Path
+    store: RunStore
+    tracker: Tracker
+    report: dict
+
+
+class AfterLoop(Protocol):
+    """Stages a caller runs after the loop, inside the same run: they count in the progress plan, log to
+    the same W&B run, and are skipped on resume once done."""
+
+    stages: tuple[str, ...]
+
+    def __call__(self, loop: FinishedLoop) -> None: ...
 
 
 def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, layout: RayLayout,
@@ -35,21 +58,22 @@ def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeCon
         if not path.exists() and rollout.policy.count("/") != 1:
             raise ValueError(f"rollout.policy: {rollout.policy!r} is neither a directory nor a hub id (org/name)")
         return path.resolve() if path.exists() else Path(rollout.policy)  # a hub id: the cluster downloads it
-    from irpo.base_command import build_base_command
+    from irpo.base.build import build_base
 
-    build_base_command(judge, str(run_dir / "base"), irpo.base, rollout, layout)
+    build_base(judge, str(run_dir / "base"), irpo.base, rollout, layout)
     return (run_dir / "base").resolve()
 
 
-def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, auction: AuctionConfig,
-                  cluster: ClusterConfig, layout: RayLayout, run_dir: Path, run_config: dict) -> dict:
+def run_training(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, auction: AuctionConfig,
+                 cluster: ClusterConfig, layout: RayLayout, run_dir: Path, run_config: dict,
+                 after_loop: AfterLoop | None = None) -> dict:
     started, run_dir = time.time(), run_dir.resolve()
     previous = previous_report(run_dir)
     world = get_world(judge.world, judge.world_seed)
     user = simulated_user(world, judge)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
     link_ray_logs(run_dir)
-    progress = Progress(stage_plan(irpo) + (["final/evaluation"] if irpo.evaluation.report_mechanisms else []))
+    progress = Progress(stage_plan(irpo) + list(after_loop.stages if after_loop else ()))
     building = rollout.policy is None and not (run_dir / "base" / "base_report.json").is_file()
     progress.announce("base policy build (~5 min on 2 CPU cores), then " if building else "")
     base_started = time.time()
@@ -64,18 +88,8 @@ def train_command(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, 
     tracker = Tracker(wandb, run_dir, run_config, name=run_dir.name)
     try:
         report = IRPODriver(inputs, store, tracker, base).run()
-        if irpo.evaluation.report_mechanisms:
-            comparison = store.run("final/evaluation", lambda out: mechanism_report(inputs, base, store, out))
-            report["mechanism_comparison"] = str(store.path("final/evaluation") / "report.md")
-            write_json_atomic(run_dir / "report.json", report)
-            step = 4 * irpo.epochs + 1  # after the final evaluation pass (driver.step_of)
-            tracker.log({f"compare/{name}/{key}": value for name, metrics in comparison["result"].items()
-                         for key, value in metrics.items() if isinstance(value, (int, float))}, step=step)
-            plots = store.path("final/evaluation")
-            tracker.images({f"compare/{p.stem}": str(p) for p in sorted(plots.glob("*.png"))}, step=step)
-        if report["epochs"] and report["epochs"][-1].get("metrics"):
-            bid_response_report(report, store.path("final/evaluation") if irpo.evaluation.report_mechanisms
-                                else run_dir)
+        if after_loop is not None:
+            after_loop(FinishedLoop(inputs, base, store, tracker, report))
         report["stage_seconds"] = store.timings()
         record_invocation(report, previous, started, base_seconds)
         write_json_atomic(run_dir / "report.json", report)
@@ -95,16 +109,3 @@ def link_ray_logs(run_dir: Path) -> None:
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(source, target_is_directory=True)
-
-
-def mechanism_report(inputs: StageInputs, base: Path, store: RunStore, out: Path) -> dict:
-    """The mechanism comparison on the final policy: what `make run` leaves to read (report.md, PNGs)."""
-    from irpo.evaluate_command import evaluate_command, test_requests
-
-    world, evaluation = inputs.user.world, inputs.irpo.evaluation
-    requests = test_requests(world, inputs.judge.seed, evaluation.report_requests)
-    report = evaluate_command(store.path("final/policy"), base, store.path("final/reward_model"),
-                              list(evaluation.report_mechanisms), world, inputs.user, requests, inputs.judge,
-                              inputs.rollout, inputs.auction, evaluation, out)
-    return report["mechanisms"]
-

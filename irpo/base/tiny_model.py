@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
-from irpo.tiny_tokenizer import save_tiny_tokenizer
+from irpo.base.tiny_tokenizer import save_tiny_tokenizer
 
 
 def tiny_llama_config(tokenizer: PreTrainedTokenizerBase, hidden: int = 256, layers: int = 4, heads: int = 4,
@@ -30,14 +30,14 @@ def tiny_llama_config(tokenizer: PreTrainedTokenizerBase, hidden: int = 256, lay
 
 def init_tiny_policy(out: str | Path, seed: int = 0, pretrained_embeddings: bool = False, **shape) -> Path:
     """A freshly initialised tiny policy and its tokenizer, saved as an HF directory; with
-    `pretrained_embeddings` its token embeddings start from a pre-trained encoder (irpo.tiny_embeddings)."""
+    `pretrained_embeddings` its token embeddings start from a pre-trained encoder (irpo.base.tiny_embeddings)."""
     out = Path(out)
     tokenizer = save_tiny_tokenizer(out)
     torch.manual_seed(seed)
     config = tiny_llama_config(tokenizer, **shape)
     model = LlamaForCausalLM(config)
     if pretrained_embeddings:
-        from irpo.tiny_embeddings import pretrained_embeddings as embeddings
+        from irpo.base.tiny_embeddings import pretrained_embeddings as embeddings
 
         with torch.no_grad():
             model.get_input_embeddings().weight.copy_(embeddings(tokenizer, config.hidden_size,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,9 @@ import torch
 
 from auction.metrics import average_ranks
 from irpo.config import RewardModelConfig
-from irpo.ds_train import deepspeed_engine, finish_worker, run_ray_train, worker_threads
-from irpo.reward_data import IdIndex
-from irpo.reward_model import PCTRModel, click_loss
+from irpo.ds_train import OptimizerPlan, WorkerSetup, deepspeed_engine, finish_worker, run_ray_train, worker_threads
+from irpo.reward.data import IdIndex
+from irpo.reward.model import PCTRModel, click_loss
 
 ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new ads map there
 
@@ -47,22 +48,30 @@ def _drop_ids(ids: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.rand(ids.shape) < ID_DROPOUT, torch.zeros_like(ids), ids)
 
 
-def reward_model_loop(config: dict) -> None:
+@dataclass(frozen=True)
+class RewardLoopConfig:
+    setup: WorkerSetup
+    meta: dict  # the model's dimensions and ID indices (pctr.json)
+    epochs: int
+    seed: int
+    valid: dict | None  # early-stopping rows as arrays; None: keep the last epoch
+
+
+def reward_model_loop(ray_config: dict) -> None:
     """One Ray Train worker: BCE on this worker's shard of click rows; rank 0 saves the weights."""
     import ray.train
 
-    worker_threads(config["cpus_per_worker"])
-    torch.manual_seed(config["seed"])
-    meta = config["meta"]
-    engine = deepspeed_engine(build_model(meta), lr=config["lr"], total_steps=config["total_steps"],
-                              warmup_ratio=0.0, micro_batch=config["batch_size"], grad_accum=1,
-                              zero_stage=config["zero_stage"])
+    config: RewardLoopConfig = ray_config["loop"]
+    setup, meta = config.setup, config.meta
+    worker_threads(setup.cpus_per_worker)
+    torch.manual_seed(config.seed)
+    engine = deepspeed_engine(build_model(meta), setup.optimizer)
     shard = ray.train.get_dataset_shard("train")
-    valid = {k: torch.from_numpy(np.asarray(v)) for k, v in config["valid"].items()} if config["valid"] else None
+    valid = {k: torch.from_numpy(np.asarray(v)) for k, v in config.valid.items()} if config.valid else None
     history, best = [], (math.inf, None)
-    for epoch in range(config["epochs"]):
+    for epoch in range(config.epochs):
         losses = []
-        for batch in shard.iter_torch_batches(batch_size=config["batch_size"]):
+        for batch in shard.iter_torch_batches(batch_size=setup.optimizer.micro_batch):
             batch = {**batch, "user": _drop_ids(batch["user"]), "ad": _drop_ids(batch["ad"])}
             loss = click_loss(logits_of(engine, batch, meta["text_dim"]), batch["clicked"])
             engine.backward(loss)
@@ -75,8 +84,8 @@ def reward_model_loop(config: dict) -> None:
                 best = (history[-1]["valid_log_loss"], copy.deepcopy(engine.module.state_dict()))
         ray.train.report(history[-1])
     if ray.train.get_context().get_world_rank() == 0:
-        torch.save(best[1] or engine.module.state_dict(), Path(config["out_dir"]) / "pctr.pt")
-        (Path(config["out_dir"]) / "history.json").write_text(json.dumps(history, indent=1))
+        torch.save(best[1] or engine.module.state_dict(), Path(setup.out_dir) / "pctr.pt")
+        (Path(setup.out_dir) / "history.json").write_text(json.dumps(history, indent=1))
     finish_worker()
 
 
@@ -98,13 +107,12 @@ def fit_reward_model(train: dict[str, np.ndarray], users: IdIndex, ads: IdIndex,
     out.mkdir(parents=True, exist_ok=True)
     text_dim = train["text"].shape[1] // len(text_columns)
     meta = {"text_dim": text_dim, "text_columns": list(text_columns), "n_users": len(users), "n_ads": len(ads),
-            "user_dim": config.user_embedding_dim, "ad_dim": config.ad_embedding_dim, "hidden": list(config.hidden_dims), "encoder": config.encoder,
-            "users": users.index, "ads": ads.index}
+            "user_dim": config.user_embedding_dim, "ad_dim": config.ad_embedding_dim,
+            "hidden": list(config.hidden_dims), "encoder": config.encoder, "users": users.index, "ads": ads.index}
     per_worker = max(1, math.ceil(len(train["clicked"]) / role.workers))
-    loop_config = {"meta": meta, "lr": config.lr, "batch_size": config.batch_size, "epochs": config.epochs,
-                   "total_steps": config.epochs * math.ceil(per_worker / config.batch_size),
-                   "zero_stage": role.zero_stage, "cpus_per_worker": role.cpus, "out_dir": str(out.resolve()),
-                   "seed": seed, "valid": valid}
+    plan = OptimizerPlan(lr=config.lr, total_steps=config.epochs * math.ceil(per_worker / config.batch_size),
+                         micro_batch=config.batch_size, zero_stage=role.zero_stage)
+    loop_config = RewardLoopConfig(WorkerSetup(str(out.resolve()), role.cpus, plan), meta, config.epochs, seed, valid)
     columns = ("text", "user", "ad", "position", "count", "clicked")
     dataset = ray.data.from_items([{k: train[k][i] for k in columns} for i in range(len(train["clicked"]))])
     run_ray_train(reward_model_loop, loop_config, role, {"train": dataset}, storage, "reward_model")

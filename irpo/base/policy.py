@@ -5,10 +5,10 @@ import shutil
 from pathlib import Path
 
 from cluster.layout import TrainerRole
+from irpo.base.sft import sft_policy
+from irpo.base.sft_corpus import sft_examples
+from irpo.base.tiny_model import init_tiny_policy
 from irpo.config import BasePolicyConfig
-from irpo.sft import sft_policy
-from irpo.sft_corpus import sft_examples
-from irpo.tiny_model import init_tiny_policy
 from judge.world import World
 
 

@@ -1,4 +1,4 @@
-"""`llm-auction base build` and `base import-smollm2`: make the policies IRPO starts from."""
+"""The policies IRPO starts from (`llm-auction base build` and `base import-smollm2`)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cluster.layout import RayLayout
 from cluster.ray_session import init_ray
-from irpo.base_checks import auction_checks, comparison_accuracy
+from irpo.base.checks import auction_checks, comparison_accuracy
 from irpo.config import BasePolicyConfig
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -19,13 +19,13 @@ from rollout.factory import make_engine
 log = logging.getLogger(__name__)
 
 
-def build_base_command(judge: JudgeConfig, out: str, base: BasePolicyConfig, rollout: RolloutConfig,
+def build_base(judge: JudgeConfig, out: str, base: BasePolicyConfig, rollout: RolloutConfig,
                        layout: RayLayout, check_requests: int = 300, force: bool = False) -> dict:
     """Train the tiny base policy into `out`, then check it and write `out/base_report.json`.
 
     A finished build (its report present) is reused unless `force`: training takes minutes.
     """
-    from irpo.base_policy import build_tiny_base
+    from irpo.base.policy import build_tiny_base
 
     report_path = Path(out) / "base_report.json"
     if report_path.is_file() and not force:
@@ -64,7 +64,7 @@ def check_base(model_dir: str | Path, user: SimulatedUser, rollout: RolloutConfi
     return report
 
 
-def import_smollm2_command(out: str) -> dict:
+def import_smollm2_policy(out: str) -> dict:
     from rollout.smollm2 import import_smollm2
 
     return {"model_dir": str(import_smollm2(out))}

@@ -102,7 +102,7 @@ class ReferenceLogprobs:
         """Pandas batches: nested token lists stay Arrow lists (a numpy batch would pickle them)."""
         import torch
 
-        from irpo.dpo_loss import completion_logprobs
+        from irpo.dpo.loss import completion_logprobs
 
         batch = {k: list(frame[k]) for k in frame.columns}
         chosen, rejected = [], []

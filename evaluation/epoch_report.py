@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from irpo.report_plots import epoch_bid_curves
+from evaluation.plots import epoch_bid_curves
 
 
 def bid_response_report(report: dict, out: Path) -> None:

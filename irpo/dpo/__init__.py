@@ -1,0 +1,1 @@
+"""DPO: winner-vs-loser pairs from reward-ranked answers, the loss, and the Ray Train trainer."""
