@@ -1,7 +1,8 @@
 """The ad policy: an engine seen through the auction. The one place that turns auction requests into
 prompts and decoding rules, generates, and says whether a request fits the model's context.
 
-Rollout workers, the serving deployment and the baselines' generator all go through it.
+Rollout workers, the serving deployment and the baselines' generator all go through it; the DPO pairs
+rebuild the same prompts with `prompt_text` and the same rules with `rollout.mention_mask`.
 """
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from rollout.mention_mask import mention_rules
 from rollout.prompt import PromptStyle, ad_llm_messages
 
 
+def prompt_text(tokenizer, request: AuctionRequest, style: PromptStyle) -> str:
+    """The request's prompt through the model's chat template, ready for generation."""
+    return tokenizer.apply_chat_template(ad_llm_messages(request, style), tokenize=False, add_generation_prompt=True)
+
+
 class AdPolicy:
     def __init__(self, engine: Engine, style: PromptStyle, mask_absent_ads: bool = True):
         self.engine, self.style, self.mask_absent_ads = engine, style, mask_absent_ads
 
     def prompt(self, request: AuctionRequest) -> str:
-        return self.engine.chat_prompt(ad_llm_messages(request, self.style))
+        return prompt_text(self.engine.tokenizer, request, self.style)
 
     def generate(self, requests: Sequence[AuctionRequest], n: int, sampling: SamplingConfig, seed: int, *,
                  shown: Sequence[tuple[str, ...]] | None = None, logprobs: bool = True) -> list[list[Sample]]:

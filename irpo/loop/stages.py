@@ -39,9 +39,9 @@ from irpo.reward.trainer import (
 )
 from judge.config import JudgeConfig
 from judge.simulated_user import SimulatedUser
+from rollout.ad_policy import prompt_text
 from rollout.config import RolloutConfig
 from rollout.mention_mask import mention_mask
-from rollout.prompt import ad_llm_messages
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +203,7 @@ def preference_records(samples: pd.DataFrame, preferences, index: dict, tokenize
     records = []
     for preference in preferences:
         request = request_from_json(samples["request"].iloc[index[preference.request_id, preference.chosen]])
-        text = tokenizer.apply_chat_template(ad_llm_messages(request, prompt_style), tokenize=False,
-                                             add_generation_prompt=True)
+        text = prompt_text(tokenizer, request, prompt_style)
         rules = rules_of.rules(request) if rules_of.by_ad else None
         completion = lambda sample: list(samples["token_ids"].iloc[index[preference.request_id, sample]])  # noqa: E731
         records.append({"request_id": preference.request_id,
