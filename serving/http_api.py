@@ -59,7 +59,9 @@ def build_api(ingress, limits: RequestLimits) -> FastAPI:
 
     @app.exception_handler(ServingError)
     async def _typed(_: Request, err: ServingError) -> JSONResponse:
-        return JSONResponse(status_code=status_of(err), content={"detail": err.problems})
+        status = status_of(err)
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None  # what a 401 must name (RFC 9110)
+        return JSONResponse(status_code=status, content={"detail": err.problems}, headers=challenge)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:

@@ -45,10 +45,13 @@ class AuctionIngress:
 
     async def health(self) -> Health:
         try:
-            engine_ms = await asyncio.wait_for(self.policy.probe.remote(), self.settings.health_timeout_s)
+            probe = await asyncio.wait_for(self.policy.probe.remote(), self.settings.health_timeout_s)
         except asyncio.TimeoutError:
-            raise EngineUnavailable(f"engine: no answer to a one-token probe in {self.settings.health_timeout_s:g} s")
-        return Health(status="ok", model_id=await self.policy.model_id.remote(), engine_ms=round(engine_ms, 2))
+            raise EngineUnavailable(f"engine: no answer to a one-token probe in {self.settings.health_timeout_s:g} s"
+                                    ) from None
+        if probe.error:
+            raise probe.error
+        return Health(status="ok", model_id=probe.model_id, engine_ms=round(1000 * probe.engine_seconds, 2))
 
     async def auction(self, body: AuctionBody) -> AuctionAnswer:
         start = time.perf_counter()

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,16 +123,13 @@ class PolicyDeployment:
     async def answer(self, request_json: str, sampling: dict | None = None) -> PolicyReply:
         return await self.answer_batch((request_json, sampling))
 
-    async def probe(self) -> float:
-        """Milliseconds of a one-token generation, queued with the requests."""
+    async def probe(self) -> PolicyReply:
+        """A one-token generation queued with the requests; `engine_seconds` is its whole wait."""
         start = time.perf_counter()
         reply = await self.answer_batch(None)
-        if reply.error:
-            raise reply.error
-        return 1000 * (time.perf_counter() - start)
+        return replace(reply, engine_seconds=time.perf_counter() - start)
 
     async def check_health(self) -> None:
-        await self.probe()
-
-    def model_id(self) -> str:
-        return self.model.model_id
+        reply = await self.probe()
+        if reply.error:
+            raise RuntimeError(f"the engine failed its probe: {reply.error.problems}")

@@ -119,7 +119,8 @@ def test_an_auction_returns_the_answer_with_priced_ads_whose_spans_match_the_tex
 
 def test_an_auction_record_needs_its_read_token_and_only_the_operator_sees_the_profile(server):
     data = post(server, "/v1/auction", BODY).json()
-    assert read_record(server, data["auction_id"]).status_code == 401
+    anonymous = read_record(server, data["auction_id"])
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
     assert read_record(server, data["auction_id"], "guessed").status_code == 404
     other = post(server, "/v1/auction", BODY).json()
     assert read_record(server, data["auction_id"], other["read_token"]).status_code == 404
