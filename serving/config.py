@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from auction.config import AuctionConfig
 from auction.strict_config import StrictModel
 
 
@@ -24,9 +25,9 @@ class ServingConfig(StrictModel):
 class RequestLimits:
     """The limits a request body is validated against, and documented with, in the OpenAPI schema."""
 
-    max_candidates: int = 20
-    max_query_chars: int = 2000
-    max_bid: float = 1000.0
+    max_candidates: int
+    max_query_chars: int
+    max_bid: float
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,8 @@ class IngressSettings:
     ledger: str  # a SQLite file (absolute path) or a postgresql:// URL
     limits: RequestLimits
     operator_key: str | None  # opens every auction record, the user's profile included
-    health_timeout_s: float = 30.0
+    health_timeout_s: float
+
+
+# The limits of the config's defaults: what the request body module documents before a server applies its own.
+DEFAULT_LIMITS = RequestLimits(ServingConfig().max_candidates, ServingConfig().max_query_chars, AuctionConfig().max_bid)

@@ -18,7 +18,7 @@ from auction.types import (
     validate_ad_id,
     validate_title,
 )
-from serving.config import RequestLimits
+from serving.config import DEFAULT_LIMITS, RequestLimits
 
 MAX_PROFILE_CHARS = 1000
 MAX_SEED = 2**32 - 1
@@ -64,7 +64,7 @@ class CandidateAd(Body):
     ad_id: str = Field(min_length=1, max_length=MAX_AD_ID_CHARS, pattern=AD_ID)
     title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, pattern=TITLE,
                        description="printable; no @, [ ] or chat-template markers")
-    bid: float = Field(gt=0, le=RequestLimits.max_bid, allow_inf_nan=False, description="per click, at most auction.max_bid")
+    bid: float = Field(gt=0, le=DEFAULT_LIMITS.max_bid, allow_inf_nan=False, description="per click, at most auction.max_bid")
 
     @field_validator("ad_id")
     @classmethod
@@ -87,8 +87,8 @@ class Sampling(Body):
 
 class AuctionBody(Body):
     user: User
-    query: str = Field(min_length=1, max_length=RequestLimits.max_query_chars)
-    ads: list[CandidateAd] = Field(min_length=1, max_length=RequestLimits.max_candidates)
+    query: str = Field(min_length=1, max_length=DEFAULT_LIMITS.max_query_chars)
+    ads: list[CandidateAd] = Field(min_length=1, max_length=DEFAULT_LIMITS.max_candidates)
     sampling: Sampling | None = None
 
     @field_validator("query")
