@@ -16,7 +16,7 @@ from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.dpo.pairs import answer_rewards
 from irpo.loop.sampling import read_samples
-from irpo.loop.stages import StageInputs, click_probabilities, exact_rewards, reward_model_stage
+from irpo.loop.stages import StageInputs, click_probabilities, exact_click_probs, reward_model_stage
 from irpo.reward.data import click_rows
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
@@ -35,8 +35,8 @@ def refit(run: Path, epoch: int, option: str, value) -> dict:
         fit = reward_model_stage(inputs, samples_dir, Path(scratch) / "rm")
         policy = read_samples(samples_dir, "policy")
         rows = click_rows(policy)
-        rewards = answer_rewards(policy, click_probabilities(inputs, rows, Path(scratch) / "rm"), config.auction)
-        exact = exact_rewards(policy, rows, config.auction)
+        rewards = answer_rewards(policy, click_probabilities(inputs, policy, rows, Path(scratch) / "rm"), config.auction)
+        exact = answer_rewards(policy, rows.assign(p=exact_click_probs(policy, rows)), config.auction)
     return {option: value, "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
             "holdout_log_loss_base_rate": fit.get("holdout_log_loss_base_rate"), "best_epoch": fit.get("best_epoch"),
             "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}

@@ -7,7 +7,6 @@ from pathlib import Path
 from evaluation.epoch_report import bid_response_report
 from evaluation.mechanisms import Checkpoints, TestSet, evaluate_mechanisms, test_requests
 from irpo.config import EvaluationConfig
-from irpo.loop.run_store import write_json_atomic
 from irpo.loop.training_run import FinishedLoop
 
 STAGE = "final/evaluation"
@@ -23,7 +22,7 @@ class ComparisonAfterTraining:
         if self.stages:
             comparison = store.run(STAGE, lambda out: self.compare(loop, out))
             report["mechanism_comparison"] = str(store.path(STAGE) / "report.md")
-            write_json_atomic(store.root / "report.json", report)
+            store.write_report(report)
             step = 4 * loop.inputs.irpo.epochs + 1  # after the final evaluation pass (driver.step_of)
             loop.tracker.log({f"compare/{name}/{key}": value for name, metrics in comparison["result"].items()
                               for key, value in metrics.items() if isinstance(value, (int, float))}, step=step)

@@ -52,6 +52,17 @@ class WorkerSetup:
     progress_file: str = ""
 
 
+@dataclass(frozen=True)
+class TrainerRun:
+    """Where one fit runs: the trainer role's workers, the directory the model goes to, the storage Ray
+    Train writes its own files to, and the seed."""
+
+    role: Any  # cluster.layout.TrainerRole
+    out: Path
+    storage: Path
+    seed: int = 0
+
+
 def deepspeed_config(micro_batch: int, grad_accum: int, world_size: int, zero_stage: int,
                      precision: Precision = "fp32") -> dict:
     return {

@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+from auction.codec import request_to_json
 from auction.config import AuctionConfig
 from judge.bids import draw_bids
 from judge.config import JudgeConfig
@@ -35,7 +36,7 @@ class AnswersFileError(ValueError):
 
 
 def read_answers(path: str | Path, judge: JudgeConfig, world) -> list[dict]:
-    """Rows {"request_id", "answer", "bids"?}; missing bids are the test split's fixed draw."""
+    """Rows {"request_id", "request", "answer"}; missing bids are the test split's fixed draw."""
     rows = []
     for where, record in read_records(path, AnswersFileError):
         query = world.queries.get(record.get("request_id"))
@@ -46,28 +47,25 @@ def read_answers(path: str | Path, judge: JudgeConfig, world) -> list[dict]:
         bids = record.get("bids") or draw_bids(judge.seed, "test", 0, query.query_id, world.candidate_ids(query))
         if not isinstance(bids, dict) or set(bids) != set(world.candidate_ids(query)):
             raise AnswersFileError(f"{where}: bids: must give one bid for every candidate of the request")
-        rows.append({"request_id": query.query_id, "answer": record["answer"], "bids": json.dumps(bids)})
+        request = request_to_json(world.request(query, bids))
+        rows.append({"request_id": query.query_id, "request": request, "answer": record["answer"]})
     return rows
 
 
 def judge_answers_file(answers: str, out: str, judge: JudgeConfig, batch_size: int = 64) -> dict:
-    """Judge every answer of a JSONL file in-process; write one JSONL row per answer with its clicks."""
+    """Judge every answer of a JSONL file in-process; write one JSONL `JudgedSample` per answer."""
     worker = JudgeWorker(judge.model_dump())
     rows = read_answers(answers, judge, worker.world)
     start = time.perf_counter()
     judged = []
     for offset in range(0, len(rows), batch_size):
         chunk = rows[offset : offset + batch_size]
-        batch = {key: [row[key] for row in chunk] for key in chunk[0]}
-        result = worker(batch)
-        judged += [{key: result[key][i] for key in result} for i in range(len(chunk))]
+        judged += worker.judge_batch({key: [row[key] for row in chunk] for key in chunk[0]})
         log.info("judged %d/%d", len(judged), len(rows))
     seconds = time.perf_counter() - start
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as handle:
-        for row in judged:
-            handle.write(json.dumps({k: (json.loads(v) if k in ("bids", "inserted", "clicks", "click_probs") else v)
-                                     for k, v in row.items()}) + "\n")
-    failed = sum(not row["judge_ok"] for row in judged)
+        handle.writelines(json.dumps(record.to_dict(), ensure_ascii=False) + "\n" for record in judged)
+    failed = sum(not record.judge_ok for record in judged)
     return {"judged": len(judged), "failed": failed, "seconds": seconds,
             "judgements_per_second": len(judged) / seconds if seconds else 0.0}

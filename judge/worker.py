@@ -1,22 +1,23 @@
 """JudgeWorker: clicks for a batch of answers, for `dataset.map_batches(JudgeWorker, ...)`.
 
-Input columns: `request_id`, `answer` (text), `bids` (JSON object ad_id -> bid).
-Added columns: `inserted` (JSON list of ad IDs), `format_errors` (int), `clicks` (JSON ad_id -> bool),
-`click_probs` (JSON ad_id -> exact probability; simulated judge only, else "{}"), `judge_ok` (bool),
-`judge_error` (why a failed judgement failed, else "").
+Input columns: `request` (the auction request as JSON: `auction.codec`) and `answer` (text); a rollout's
+rows also carry `purpose`, `sample`, `probe_ad` and `token_ids`. Output: one `JudgedSample` row per answer
+(`judge.judged_sample`): the answer parsed once against its request, its clicks, and the simulated user's
+exact click probabilities (empty under the LLM judge).
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from auction.codec import request_from_json
 from auction.parser import parse_request_answer
 from judge.chat_backends import EngineChatBackend, OpenAIChatBackend
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
+from judge.judged_sample import JudgedSample
 from judge.llm_judge import LLMJudge
 
 log = logging.getLogger(__name__)
@@ -42,23 +43,19 @@ class JudgeWorker:
         self.llm_judge = make_llm_judge(self.config) if self.config.kind == "llm" else None
         self.judged, self.failed, self.seconds = 0, 0, 0.0
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
+        rows = [record.to_row() for record in self.judge_batch(batch)]
+        return {key: [row[key] for row in rows] for key in rows[0]} if rows else {}
+
+    def judge_batch(self, batch: dict[str, Any]) -> list[JudgedSample]:
+        """Each answer parsed against its request (the only parse in training) and judged."""
         start = time.perf_counter()
-        items = []
-        for request_id, text, bids in zip(batch["request_id"], batch["answer"], batch["bids"]):
-            request = self.world.request(self.world.queries[str(request_id)], json.loads(bids))
-            items.append((request, parse_request_answer(str(text), request)))
+        requests = [request_from_json(str(r)) for r in batch["request"]]
+        items = [(request, parse_request_answer(str(text), request)) for request, text in zip(requests, batch["answer"])]
         clicks, probs, ok, errors = self._judge(items)
         self._account(len(items), ok, time.perf_counter() - start)
-        return {
-            **batch,
-            "inserted": [json.dumps(list(answer.ad_ids)) for _, answer in items],
-            "format_errors": [len(answer.errors) for _, answer in items],
-            "clicks": [json.dumps(c) for c in clicks],
-            "click_probs": [json.dumps(p) for p in probs],
-            "judge_ok": ok,
-            "judge_error": errors,
-        }
+        return [JudgedSample(request, answer, clicks[i], probs[i], ok[i], errors[i], **_sample_fields(batch, i))
+                for i, (request, answer) in enumerate(items)]
 
     def _judge(self, items):
         if self.user is not None:
@@ -74,3 +71,13 @@ class JudgeWorker:
         self.seconds += seconds
         log.info("judge(%s): %d judged, %d failed, %.1f judgements/s",
                  self.config.kind, self.judged, self.failed, self.judged / max(self.seconds, 1e-9))
+
+
+def _sample_fields(batch: dict[str, Any], row: int) -> dict[str, Any]:
+    """What a rollout's row says about its sample; an answers file has none of it."""
+    fields: dict[str, Any] = {}
+    if "purpose" in batch:
+        fields.update(purpose=str(batch["purpose"][row]), probe_ad=str(batch["probe_ad"][row]))
+    if "sample" in batch:
+        fields.update(sample=int(batch["sample"][row]), token_ids=tuple(int(t) for t in batch["token_ids"][row]))
+    return fields

@@ -33,3 +33,17 @@ def test_auction_is_pure_python():
     probe = "import sys, auction, auction.mechanisms; print(sorted(m for m in " + repr(HEAVY) + " if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def called_names(directory: Path) -> set[str]:
+    names = set()
+    for path in directory.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                names.add(node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", ""))
+    return names
+
+
+@pytest.mark.parametrize("stage_code", ["irpo/loop", "irpo/reward", "irpo/dpo"])
+def test_stages_after_the_judge_read_its_parsed_answers_instead_of_parsing_again(stage_code):
+    assert called_names(ROOT / stage_code) & {"parse_answer", "parse_request_answer"} == set()

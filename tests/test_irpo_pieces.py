@@ -1,13 +1,15 @@
 """IRPO's pieces: pair construction, pair batches, the run store, the probe metrics, the pCTR fit."""
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from auction import Ad, AuctionRequest, Candidate, UserProfile
+from auction.parser import ParsedAnswer
 from irpo.dpo.pairs import Preference, build_preferences, group_tensors
 from irpo.loop.held_out import probe_curves, probe_metrics
 from irpo.loop.run_store import RunStore, timing_table
+from judge.judged_sample import JudgedSample
 
 
 def test_a_prompts_winner_is_preferred_to_every_answer_more_than_delta_below_it():
@@ -61,18 +63,20 @@ def test_a_stage_that_dies_midway_leaves_nothing_and_a_finished_stage_never_runs
     assert not list(tmp_path.glob("epoch_1/.*"))
 
 
-def _probe_rows(curves):
-    rows = []
+def _probe_samples(curves):
+    """Probe samples of Ad-1 at each bid, with the given exact clicks (None: the ad was not shown)."""
+    samples = []
     for request_id, curve in curves.items():
         for bid, clicks in curve:
-            rows.append({"request_id": request_id, "probe_ad": "Ad-1", "bids": json.dumps({"Ad-1": bid}),
-                         "click_probs": json.dumps({"Ad-1": clicks} if clicks is not None else {})})
-    return pd.DataFrame(rows)
+            request = AuctionRequest(request_id, UserProfile("u-1"), "q", (Candidate(Ad("Ad-1", "Floral Cup"), bid),))
+            samples.append(JudgedSample(request, ParsedAnswer("", (), ()), {},
+                                        {"Ad-1": clicks} if clicks is not None else {}, purpose="probe", probe_ad="Ad-1"))
+    return samples
 
 
 def test_probe_scores_one_for_a_policy_whose_clicks_rise_with_the_bid_and_counts_dips_per_request():
     rising = {"q1": [(1, None), (50, 0.2), (100, 0.4)], "q2": [(1, 0.1), (50, 0.05), (100, 0.5)]}
-    metrics = probe_metrics(probe_curves(_probe_rows(rising)))
+    metrics = probe_metrics(probe_curves(_probe_samples(rising)))
     assert metrics["monotonicity_spearman"] == pytest.approx(1.0)
     assert metrics["monotone_share"] == pytest.approx(0.5)  # q2 falls by 0.05 > 0.02
     assert [v for _, v, _ in metrics["probe_curve"]] == pytest.approx([0.05, 0.125, 0.45])
@@ -85,7 +89,7 @@ def test_probe_of_a_bid_blind_policy_has_a_slope_within_its_error_however_its_cu
     rng = np.random.default_rng(1)
     grid = [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     noise = {f"q{i}": [(b, float(rng.uniform(0, 0.6))) for b in grid] for i in range(96)}
-    metrics = probe_metrics(probe_curves(_probe_rows(noise)))
+    metrics = probe_metrics(probe_curves(_probe_samples(noise)))
     assert abs(metrics["bid_slope"]) < 2.5 * metrics["bid_slope_stderr"]
     assert metrics["bid_slope_stderr"] < 0.05
     assert 0.1 < metrics["monotonicity_spearman_stderr"] < 0.6  # the mean curve's ranks stay noise
@@ -93,7 +97,7 @@ def test_probe_of_a_bid_blind_policy_has_a_slope_within_its_error_however_its_cu
 
 def test_probe_of_a_bid_blind_policy_is_not_monotone():
     flat = {"q1": [(1, 0.3), (50, 0.3), (100, 0.3)]}
-    assert probe_metrics(probe_curves(_probe_rows(flat)))["monotonicity_spearman"] == 0.0
+    assert probe_metrics(probe_curves(_probe_samples(flat)))["monotonicity_spearman"] == 0.0
 
 
 def test_click_rows_split_by_request_into_fit_early_stopping_and_held_out_slices():
@@ -112,8 +116,9 @@ def test_click_rows_split_by_request_into_fit_early_stopping_and_held_out_slices
 def test_reward_model_fit_under_ray_train_beats_the_base_rate_on_held_out_rows(ray_local, tmp_path):
     from cluster.layout import TrainerRole
     from irpo.config import RewardModelConfig
+    from irpo.ds_train import TrainerRun
     from irpo.reward.data import IdIndex
-    from irpo.reward.trainer import fit_reward_model, load_reward_model, log_loss, predict
+    from irpo.reward.trainer import ClickFeatures, fit_reward_model, load_reward_model, log_loss, predict
 
     rng = np.random.default_rng(0)
     n, dim = 1200, 8
@@ -129,14 +134,13 @@ def test_reward_model_fit_under_ray_train_beats_the_base_rate_on_held_out_rows(r
     valid = {k: v[800:1000] for k, v in arrays.items()}
     held = {k: v[1000:] for k, v in arrays.items()}
     config = RewardModelConfig(epochs=15, batch_size=64, lr=3e-3, hidden_dims=(16,))
-    fit_reward_model(train, users, ads, config, TrainerRole(workers=1, cpus=0.5, zero_stage=0), tmp_path / "rm",
-                     tmp_path / "ray", seed=0, valid=valid)
+    history = fit_reward_model(ClickFeatures(train, valid, users, ads), config,
+                               TrainerRun(TrainerRole(workers=1, cpus=0.5, zero_stage=0), tmp_path / "rm", tmp_path / "ray"))
     model, meta = load_reward_model(tmp_path / "rm")
     loss = log_loss(predict(model, meta, held), held["clicked"])
     base = log_loss(np.full(200, train["clicked"].mean()), held["clicked"])
     assert loss < base - 0.05, (loss, base)
     # early stopping: the saved weights are the epoch with the lowest validation log-loss
-    history = json.loads((tmp_path / "rm" / "history.json").read_text())
     assert len(history) == 15
     best = min(h["valid_log_loss"] for h in history)
     assert log_loss(predict(model, meta, valid), valid["clicked"]) == pytest.approx(best, abs=1e-4)
@@ -160,8 +164,7 @@ def test_a_torch_extension_lock_left_by_a_killed_build_is_cleared_and_a_fresh_on
 
 
 def test_click_rows_carry_each_mentions_sentence_and_features_concatenate_the_chosen_texts():
-    from auction.codec import request_to_json
-    from auction.parser import render_mention
+    from auction.parser import parse_request_answer, render_mention
     from irpo.reward.data import IdIndex, click_rows, feature_arrays, text_columns
     from judge.tiny_world import build_tiny_world
 
@@ -170,9 +173,8 @@ def test_click_rows_carry_each_mentions_sentence_and_features_concatenate_the_ch
     first, second = (world.ads[a] for a in world.candidate_ids(query)[:2])
     request = world.request(query, {a: 10.0 for a in world.candidate_ids(query)})
     answer = f"for tea try {render_mention(first.as_ad())} today . {render_mention(second.as_ad())} is good ."
-    samples = pd.DataFrame([{"request_id": query.query_id, "request": request_to_json(request), "answer": answer,
-                             "clicks": json.dumps({first.ad_id: True}), "judge_ok": True}])
-    rows = click_rows(samples)
+    sample = JudgedSample(request, parse_request_answer(answer, request), {first.ad_id: True}, {})
+    rows = click_rows([sample])
     assert [c.split() for c in rows["context"]] == [["for", "tea", "try", "today"], ["is", "good"]]
     assert list(rows["clicked"]) == [1, 0] and list(rows["position"]) == [0, 1]
     texts = {t: np.full(4, i, np.float32) for i, t in enumerate({*rows["query"], *rows["answer"], *rows["context"]})}

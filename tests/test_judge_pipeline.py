@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from auction import render_mention
+from auction.codec import request_to_json
 from judge.bids import draw_bids
 from judge.tiny_world import build_tiny_world
 from judge.worker import JudgeWorker
@@ -19,8 +20,8 @@ def tiny_rows(n):
     rows = []
     for query in list(world.queries.values())[:n]:
         ad = world.ads[query.candidates[0]]
-        bids = draw_bids(0, "reward", 1, query.query_id, query.candidates)
-        rows.append({"request_id": query.query_id, "bids": json.dumps(bids),
+        request = world.request(query, draw_bids(0, "reward", 1, query.query_id, query.candidates))
+        rows.append({"request_id": query.query_id, "request": request_to_json(request),
                      "answer": f"for {ad.keywords[0]} try {render_mention(ad.as_ad())} ."})
     return rows
 
@@ -38,6 +39,10 @@ def test_judge_worker_labels_clicks_inside_ray_data(ray_local):
     by_id = dict(zip(direct["request_id"], direct["clicks"]))
     assert all(r["clicks"] == by_id[r["request_id"]] for r in out)
     assert 0 < sum(sum(json.loads(r["clicks"]).values()) for r in out) < 300
+
+
+def inserted_ids(row: dict) -> set[str]:
+    return {ad["ad_id"] for ad in row["mentions"]["inserted"]}
 
 
 def run(*args, timeout=300):
@@ -61,7 +66,8 @@ def test_judge_command_labels_an_answers_file_with_the_simulated_user(tmp_path):
     result = run("judge", "--world", "tiny", "--answers", str(answers), "--out", str(tmp_path / "out.jsonl"))
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
-    assert len(rows) == 20 and all(set(r["clicks"]) == set(r["inserted"]) for r in rows)
+    assert len(rows) == 20  # each answer inserts its request's first candidate, and has a click draw for it
+    assert all(set(r["clicks"]) == inserted_ids(r) == {r["request"]["candidates"][0]["ad_id"]} for r in rows)
     assert json.loads(result.stdout)["failed"] == 0
 
 
@@ -89,5 +95,5 @@ def test_smollm2_on_vllm_cpu_judges_answers_end_to_end(tmp_path, smollm2_dir):
     rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
     assert summary["judged"] == 6 == len(rows)
     for row in rows:  # each answer is either judged completely or its failure is recorded with a reason
-        assert (row["judge_ok"] and set(row["clicks"]) == set(row["inserted"])) or (not row["judge_ok"] and row["judge_error"])
+        assert (row["judge_ok"] and set(row["clicks"]) == inserted_ids(row)) or (not row["judge_ok"] and row["judge_error"])
     assert summary["failed"] == sum(not r["judge_ok"] for r in rows)

@@ -8,15 +8,15 @@ losers, and the loss weighs each prompt the same (1/|S| per loser) whatever the 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from auction.codec import request_from_json
 from auction.config import AuctionConfig
-from auction.parser import parse_request_answer
 from auction.reward import response_cost
+from judge.judged_sample import JudgedSample
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,11 @@ class Preference:
     rejected: tuple[int, ...]  # sample indices of the losers
 
 
-def answer_rewards(samples: pd.DataFrame, clicks: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
+def answer_rewards(samples: Sequence[JudgedSample], clicks: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
     """R of every sample; `clicks` has one row per inserted ad: `row` (sample index), `bid`, `p`."""
     value = np.zeros(len(samples))
     np.add.at(value, clicks["row"].to_numpy(int), (clicks["bid"] * clicks["p"]).to_numpy(float))
-    penalty = np.array([
-        response_cost(parse_request_answer(s.answer, request_from_json(s.request)),
-                      auction.response_cost)
-        for s in samples.itertuples()
-    ])
+    penalty = np.array([response_cost(sample.answer, auction.response_cost) for sample in samples])
     return value - auction.penalty_weight * penalty
 
 

@@ -20,6 +20,7 @@ from irpo.dpo.loss import completion_logprobs, dpo_loss
 from irpo.dpo.pairs import group_tensors
 from irpo.ds_train import (
     OptimizerPlan,
+    TrainerRun,
     WorkerSetup,
     deepspeed_engine,
     finish_worker,
@@ -84,20 +85,20 @@ def dpo_loop(ray_config: dict) -> None:
     finish_worker()
 
 
-def train_dpo(dataset, n_prompts: int, policy_dir: Path, config: DPOConfig, role, out: Path, storage: Path,
-              seed: int = 0) -> dict:
-    """DPO from `policy_dir` (also the reference) into the HF directory `out`; returns the summary."""
+def train_dpo(dataset, n_prompts: int, policy_dir: Path, config: DPOConfig, run: TrainerRun) -> dict:
+    """DPO from `policy_dir` (also the reference) into the HF directory `run.out`; returns the summary."""
+    role = run.role
     grad_accum = max(1, config.batch_size // (config.micro_batch_size * role.workers))
     steps_per_epoch = max(1, math.ceil(n_prompts / (config.micro_batch_size * role.workers * grad_accum)))
     bf16 = config.bf16 and role.gpus > 0  # CPUs train in fp32
     plan = OptimizerPlan(lr=config.lr, total_steps=steps_per_epoch * config.epochs, warmup_ratio=config.warmup_ratio,
                          micro_batch=config.micro_batch_size, grad_accum=grad_accum, zero_stage=role.zero_stage,
                          precision="bf16" if bf16 else "fp32")
-    loop_config = DPOLoopConfig(WorkerSetup(str(out.resolve()), role.cpus, plan), str(policy_dir.resolve()),
-                                config.beta, config.epochs, seed,
+    loop_config = DPOLoopConfig(WorkerSetup(str(run.out.resolve()), role.cpus, plan), str(policy_dir.resolve()),
+                                config.beta, config.epochs, run.seed,
                                 shuffle_buffer=max(config.micro_batch_size, n_prompts // role.workers))
-    run_ray_train(dpo_loop, loop_config, role, {"train": dataset}, storage, "dpo")
-    history = json.loads((out / "dpo_history.json").read_text())
+    run_ray_train(dpo_loop, loop_config, role, {"train": dataset}, run.storage, "dpo")
+    history = json.loads((run.out / "dpo_history.json").read_text())
     tail = history[-max(1, len(history) // 4):]
     summary = {key: float(np.mean([h[key] for h in tail])) for key in
                ("loss", "chosen_reward", "rejected_reward", "margin", "accuracy")}

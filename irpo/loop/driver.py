@@ -13,7 +13,7 @@ from pathlib import Path
 
 from irpo.loop.held_out import METRIC_KEYS
 from irpo.loop.phase_rows import evaluation_rows, training_rows
-from irpo.loop.run_store import RunStore, copy_stage_contents, write_json_atomic
+from irpo.loop.run_store import RunStore, copy_stage_contents
 from irpo.loop.sampling import read_samples
 from irpo.loop.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
 
@@ -104,10 +104,10 @@ class IRPODriver:
         count = self.inputs.irpo.evaluation.sample_answers
         if count == 0:
             return
-        rows = read_samples(samples_dir, "eval").head(count)
+        rows = read_samples(samples_dir, "eval")[:count]
         self.tracker.table("samples/answers", ["policy_epoch", "request_id", "bids", "answer", "click_probs"],
-                           [[epoch - 1, r.request_id, r.bids, r.answer, r.click_probs] for r in rows.itertuples()],
-                           step)
+                           [[epoch - 1, s.request_id, json.dumps(s.bids), s.answer.text, json.dumps(s.click_probs)]
+                            for s in rows], step)
 
     def _publish(self, policy: Path, epochs: int) -> None:
         """`final/policy` and `final/reward_model`: what `serve` and `evaluate` pick up."""
@@ -129,7 +129,7 @@ class IRPODriver:
             "policy_dir": str(self.store.path("final/policy")),
             "reward_model_dir": str(self.store.path("final/reward_model")),
         }
-        write_json_atomic(self.store.root / "report.json", report)
+        self.store.write_report(report)
         return report
 
 
@@ -151,6 +151,3 @@ def _flat(data: dict, prefix: str = "") -> dict:
             out[f"{prefix}{key}"] = value
     return out
 
-
-def load_report(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "report.json").read_text())

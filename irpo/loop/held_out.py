@@ -6,35 +6,20 @@ one relevant ad's bid swept over a grid, its expected clicks averaged over answe
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import asdict
 
 import numpy as np
-import pandas as pd
 
-from auction.codec import request_from_json
 from auction.config import AuctionConfig
 from auction.metrics import AnswerOutcome, monotone_share, monotonicity, summarize
-from auction.parser import parse_request_answer
+from judge.judged_sample import JudgedSample
 from judge.optimum import bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
 
 METRIC_KEYS = ("revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
                "allocation_efficiency", "monotonicity_spearman", "monotonicity_spearman_stderr", "monotone_share",
                "bid_slope", "bid_slope_stderr")
-
-
-def clicks_of(sample, exact: bool) -> dict[str, float]:
-    """Exact expected clicks (simulated user) or the judge's realised clicks as 0/1 (LLM judge)."""
-    if exact:
-        return json.loads(sample.click_probs)
-    return {ad_id: float(clicked) for ad_id, clicked in json.loads(sample.clicks).items()}
-
-
-def outcome(sample, exact: bool) -> AnswerOutcome:
-    request = request_from_json(sample.request)
-    answer = parse_request_answer(sample.answer, request)
-    return AnswerOutcome(answer, request.bids(), clicks_of(sample, exact))
 
 
 def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) -> tuple[float, float]:
@@ -48,32 +33,33 @@ def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) ->
     return optimum, blind
 
 
-def evaluate_samples(samples: pd.DataFrame, user: SimulatedUser, auction: AuctionConfig, exact: bool = True) -> dict:
+def evaluate_samples(samples: Sequence[JudgedSample], user: SimulatedUser, auction: AuctionConfig,
+                     exact: bool = True) -> dict:
     """The evaluation's metric set for the `eval` and `probe` rows of one rollout pass.
 
     `exact`: clicks are the simulated user's expected clicks; else the LLM judge's realised clicks, and
     allocation efficiency (defined against the simulated user's optimum) is left out.
     """
-    evaluated = samples[samples["purpose"] == "eval"]
-    outcomes = [outcome(s, exact) for s in evaluated.itertuples()]
+    evaluated = [s for s in samples if s.purpose == "eval"]
+    outcomes = [AnswerOutcome(s.answer, s.bids, s.expected_clicks(exact)) for s in evaluated]
     metrics = asdict(summarize(outcomes, auction))
-    first = evaluated.drop_duplicates("request_id")
-    optimum, blind = optimum_objectives(user, auction, [request_from_json(r) for r in first["request"]])
+    requests = {s.request_id: s.request for s in evaluated}  # an eval request's samples share its bids
+    optimum, blind = optimum_objectives(user, auction, [requests[r] for r in sorted(requests)])
     total_reward = metrics["reward_per_query"] * len(outcomes)
-    answers_per_request = len(outcomes) / len(first)
+    answers_per_request = len(outcomes) / len(requests)
     metrics["allocation_efficiency"] = total_reward / answers_per_request / optimum if optimum and exact else None
     metrics["bid_blind_efficiency"] = blind / optimum if optimum else 0.0
-    probe = probe_curves(samples[samples["purpose"] == "probe"], exact)
+    probe = probe_curves([s for s in samples if s.purpose == "probe"], exact)
     metrics.update(probe_metrics(probe))
     return metrics
 
 
-def probe_curves(probe: pd.DataFrame, exact: bool = True) -> dict[tuple[str, str], list[tuple[float, float]]]:
+def probe_curves(probe: Sequence[JudgedSample], exact: bool = True) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """(request, probed ad) -> [(bid, expected clicks of that ad averaged over its answers)] by rising bid."""
     points: dict[tuple[str, str], dict[float, list[float]]] = {}
-    for sample in probe.itertuples():
-        bid = json.loads(sample.bids)[sample.probe_ad]
-        clicks = clicks_of(sample, exact).get(sample.probe_ad, 0.0)
+    for sample in probe:
+        bid = sample.bids[sample.probe_ad]
+        clicks = sample.expected_clicks(exact).get(sample.probe_ad, 0.0)
         points.setdefault((sample.request_id, sample.probe_ad), {}).setdefault(bid, []).append(clicks)
     return {key: sorted((bid, sum(v) / len(v)) for bid, v in levels.items()) for key, levels in points.items()}
 

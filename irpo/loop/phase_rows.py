@@ -6,7 +6,6 @@ fresh per phase and epoch; the test split keeps its one fixed draw, as every eva
 """
 from __future__ import annotations
 
-import json
 import random
 
 from auction.codec import request_to_json
@@ -22,7 +21,7 @@ def _row(world: World, query: Query, bids: dict[str, float], purpose: str, n: in
          temperature: float | None = None) -> dict:
     request = world.request(query, bids)
     return {"request_id": query.query_id, "purpose": purpose, "n": n, "temperature": temperature, "probe_ad": probe,
-            "request": request_to_json(request), "bids": json.dumps(bids)}
+            "request": request_to_json(request)}
 
 
 def training_rows(world: World, config: IRPOConfig, epoch: int, bid_seed: int) -> list[dict]:

@@ -18,6 +18,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 STAGE_FILE = "stage.json"
+REPORT_FILE = "report.json"  # the run's report, rewritten at the end of every invocation
 
 
 def copy_stage_contents(source: Path, out: Path) -> None:
@@ -75,6 +76,14 @@ class RunStore:
         if self.progress is not None:
             self.progress.done(stage, record["seconds"], result)
         return record
+
+    def report(self) -> dict[str, Any]:
+        """The run's report as its last invocation left it; {} before the first one ends."""
+        path = self.root / REPORT_FILE
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def write_report(self, report: dict[str, Any]) -> None:
+        write_json_atomic(self.root / REPORT_FILE, report)
 
     def latest(self) -> str | None:
         pointer = self.root / "latest"

@@ -1,14 +1,10 @@
 """What a finished `train` says about itself: the time of every invocation, and a closing summary."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-
-def previous_report(run_dir: Path) -> dict:
-    path = run_dir / "report.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+from irpo.loop.run_store import REPORT_FILE
 
 
 def record_invocation(report: dict, previous: dict, started: float, base_seconds: float) -> None:
@@ -42,7 +38,7 @@ def closing_summary(report: dict, run_dir: Path) -> str:
         "  bid response of the trained policy: slope "
         + (f"{slope:.3f} +- {final.get('bid_slope_stderr') or 0:.3f} clicks per 100 bid units" if slope is not None
            else "-"),
-        f"  report: {report.get('mechanism_comparison') or run_dir / 'report.json'} (numbers: {run_dir / 'report.json'})",
+        f"  report: {report.get('mechanism_comparison') or run_dir / REPORT_FILE} (numbers: {run_dir / REPORT_FILE})",
         f"  time: {report['command_wall_seconds'] / 60:.1f} min in all, IRPO loop {report['wall_seconds'] / 60:.1f} min "
         f"(every stage: report.json stage_seconds)",
         f"  logs: {run_dir / 'logs'}",

@@ -8,27 +8,28 @@ policy:       DPO from pi_{t-1} -> pi_t (an HF directory)
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from auction.codec import request_from_json
 from auction.config import AuctionConfig
 from auction.metrics import spearman
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
 from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
+from irpo.ds_train import TrainerRun
 from irpo.loop.held_out import evaluate_samples
 from irpo.loop.run_store import copy_stage_contents
 from irpo.loop.sampling import read_samples, sample_and_judge
 from irpo.reward.data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
 from irpo.reward.trainer import (
+    ClickFeatures,
     auc,
     fit_reward_model,
     is_reward_model,
@@ -38,6 +39,7 @@ from irpo.reward.trainer import (
     text_columns_of,
 )
 from judge.config import JudgeConfig
+from judge.judged_sample import JudgedSample
 from judge.simulated_user import SimulatedUser
 from rollout.ad_policy import prompt_text
 from rollout.config import RolloutConfig
@@ -61,8 +63,8 @@ class StageInputs:
 
 
 def samples_stage(inputs: StageInputs, rows: list[dict], policy_dir: Path, out: Path) -> dict:
-    result = sample_and_judge(rows, policy_dir, inputs.rollout, inputs.prompt_style, inputs.judge, inputs.roles, out)
-    samples = read_samples(out)
+    result, samples = sample_and_judge(rows, policy_dir, inputs.rollout, inputs.prompt_style, inputs.judge,
+                                       inputs.roles, out)
     result["metrics"] = evaluate_samples(samples, inputs.user, inputs.auction, exact=inputs.judge.kind == "simulated")
     return result
 
@@ -103,10 +105,9 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
     train = feature_arrays(rows[fit], embeddings, users, ads, columns)
     valid = feature_arrays(rows[stop], embeddings, users, ads, columns) if stop.any() else None
-    fit_reward_model(train, users, ads, config, inputs.roles.reward_trainer, out, inputs.ray_storage,
-                     inputs.irpo.seed, valid, columns)
+    history = fit_reward_model(ClickFeatures(train, valid, users, ads, columns), config,
+                               TrainerRun(inputs.roles.reward_trainer, out, inputs.ray_storage, inputs.irpo.seed))
     model, meta = load_reward_model(out)
-    history = json.loads((out / "history.json").read_text())
     result = {"click_rows": len(rows), "train_rows": int(fit.sum()), "validation_rows": int(stop.sum()),
               "holdout_rows": int(held.sum()), "click_rate": float(rows["clicked"].mean()),
               "best_epoch": min(history, key=lambda h: h.get("valid_log_loss", 0))["epoch"] if valid else None}
@@ -140,7 +141,7 @@ def _carry_over(previous: Path, out: Path) -> str:
     return str(previous)
 
 
-def click_probabilities(inputs: StageInputs, samples: pd.DataFrame, rows: pd.DataFrame,
+def click_probabilities(inputs: StageInputs, samples: Sequence[JudgedSample], rows: pd.DataFrame,
                         reward_model_dir: Path | None) -> pd.DataFrame:
     """`rows` (one per inserted ad) with `p`, the click probability R uses (`irpo.reward`): the pCTR
     model's (the method), the judge's realised clicks (the paper's Oracle) or the simulated user's
@@ -158,8 +159,8 @@ def click_probabilities(inputs: StageInputs, samples: pd.DataFrame, rows: pd.Dat
     return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads, columns)))
 
 
-def exact_click_probs(samples: pd.DataFrame, rows: pd.DataFrame) -> list[float]:
-    return [json.loads(samples["click_probs"].iloc[r]).get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
+def exact_click_probs(samples: Sequence[JudgedSample], rows: pd.DataFrame) -> list[float]:
+    return [samples[r].click_probs.get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
 
 
 def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path | None, policy_dir: Path,
@@ -171,10 +172,10 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     rows = click_rows(samples)
     rewards = answer_rewards(samples, click_probabilities(inputs, samples, rows, reward_model_dir), inputs.auction)
     exact = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), inputs.auction)
-    ads = np.array([len(json.loads(inserted)) for inserted in samples["inserted"]])  # parsed by the judge step
-    preferences = build_preferences(samples["request_id"], samples["sample"], rewards, inputs.irpo.delta_th,
-                                    ads if inputs.irpo.pair_losers == "same_count" else None)
-    index = {(r, s): i for i, (r, s) in enumerate(zip(samples["request_id"], samples["sample"]))}
+    ads = np.array([len(sample.answer.inserted) for sample in samples])
+    preferences = build_preferences([s.request_id for s in samples], [s.sample for s in samples], rewards,
+                                    inputs.irpo.delta_th, ads if inputs.irpo.pair_losers == "same_count" else None)
+    index = {(s.request_id, s.sample): i for i, s in enumerate(samples)}
     losers = [(p, index[p.request_id, r]) for p in preferences for r in p.rejected]
     summary = {"answers": len(samples), "prompts": len(preferences), "pairs": len(losers),
                "mean_reward": float(rewards.mean()), "mean_exact_reward": float(exact.mean()),
@@ -196,20 +197,20 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     return summary
 
 
-def preference_records(samples: pd.DataFrame, preferences, index: dict, tokenizer, prompt_style: str) -> list[dict]:
+def preference_records(samples: Sequence[JudgedSample], preferences, index: dict, tokenizer,
+                       prompt_style: str) -> list[dict]:
     """One record per prompt: its token ids as the engine saw them, the winner's and the losers'
     completions, and the request's decoding rules (rollout.mention_mask), for masked log-probs."""
     rules_of = mention_mask(tokenizer)
     records = []
     for preference in preferences:
-        request = request_from_json(samples["request"].iloc[index[preference.request_id, preference.chosen]])
-        text = prompt_text(tokenizer, request, prompt_style)
-        rules = rules_of.rules(request) if rules_of.by_ad else None
-        completion = lambda sample: list(samples["token_ids"].iloc[index[preference.request_id, sample]])  # noqa: E731
+        winner = samples[index[preference.request_id, preference.chosen]]
+        losers = [samples[index[preference.request_id, number]] for number in preference.rejected]
+        text = prompt_text(tokenizer, winner.request, prompt_style)
+        rules = rules_of.rules(winner.request) if rules_of.by_ad else None
         records.append({"request_id": preference.request_id,
                         "prompt_ids": tokenizer(text, add_special_tokens=False)["input_ids"],
-                        "chosen_ids": completion(preference.chosen),
-                        "rejected_ids": [completion(s) for s in preference.rejected],
+                        "chosen_ids": list(winner.token_ids), "rejected_ids": [list(s.token_ids) for s in losers],
                         "banned": list(rules.banned) if rules else [], "once": list(rules.once) if rules else []})
     return records
 
@@ -223,5 +224,5 @@ def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_di
         copy_stage_contents(policy_dir, out)
         return {"prompts": 0, "skipped": "no pairs"}
     dataset = ray.data.read_parquet(str(pairs_dir / "pairs"))
-    return train_dpo(dataset, n_prompts, policy_dir, inputs.irpo.dpo, inputs.roles.policy_trainer, out,
-                     inputs.ray_storage, inputs.irpo.seed)
+    return train_dpo(dataset, n_prompts, policy_dir, inputs.irpo.dpo,
+                     TrainerRun(inputs.roles.policy_trainer, out, inputs.ray_storage, inputs.irpo.seed))

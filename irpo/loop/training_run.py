@@ -16,8 +16,8 @@ from cluster.tracker import Tracker
 from irpo.config import IRPOConfig
 from irpo.loop.driver import IRPODriver, stage_plan
 from irpo.loop.progress import Progress
-from irpo.loop.run_store import RunStore, timing_table, write_json_atomic
-from irpo.loop.run_summary import closing_summary, previous_report, record_invocation
+from irpo.loop.run_store import RunStore, timing_table
+from irpo.loop.run_summary import closing_summary, record_invocation
 from irpo.loop.stages import StageInputs
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -68,7 +68,7 @@ def run_training(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, a
                  cluster: ClusterConfig, layout: RayLayout, run_dir: Path, run_config: dict,
                  after_loop: AfterLoop | None = None) -> dict:
     started, run_dir = time.time(), run_dir.resolve()
-    previous = previous_report(run_dir)
+    previous = RunStore(run_dir).report()
     world = get_world(judge.world, judge.world_seed)
     user = simulated_user(world, judge)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
@@ -92,7 +92,7 @@ def run_training(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, a
             after_loop(FinishedLoop(inputs, base, store, tracker, report))
         report["stage_seconds"] = store.timings()
         record_invocation(report, previous, started, base_seconds)
-        write_json_atomic(run_dir / "report.json", report)
+        store.write_report(report)
         log.info("stage timings (this run and any run it resumed):\n%s", timing_table(report["stage_seconds"]))
         log.info("%s", closing_summary(report, run_dir))
         return report

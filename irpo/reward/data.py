@@ -6,17 +6,17 @@ optionally, s: the sentence around the ad's mention (`auction.parser.mention_sen
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from auction.codec import request_from_json
-from auction.parser import ParsedAnswer, mention_sentence, parse_request_answer
+from auction.parser import ParsedAnswer, mention_sentence
 from auction.types import AuctionRequest
+from judge.judged_sample import JudgedSample
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
@@ -40,19 +40,16 @@ def inserted_ad_rows(request: AuctionRequest, answer: ParsedAnswer) -> list[dict
              "count": len(answer.inserted)} for ad in answer.inserted]
 
 
-def click_rows(samples: pd.DataFrame) -> pd.DataFrame:
+def click_rows(samples: Sequence[JudgedSample]) -> pd.DataFrame:
     """One row per ad inserted in a judged answer (`row`: its sample's index): texts, IDs, slot, bid, click."""
     rows = []
-    for row, sample in enumerate(samples.itertuples()):
+    for row, sample in enumerate(samples):
         if not sample.judge_ok:
             continue
-        request = request_from_json(sample.request)
-        answer = parse_request_answer(sample.answer, request)
-        clicks = json.loads(sample.clicks)
-        for features in inserted_ad_rows(request, answer):
+        for features in inserted_ad_rows(sample.request, sample.answer):
             ad_id = features["ad_id"]
-            rows.append({"row": row, "request_id": sample.request_id, "bid": request.bids()[ad_id], **features,
-                         "clicked": int(bool(clicks.get(ad_id, False)))})
+            rows.append({"row": row, "request_id": sample.request_id, "bid": sample.bids[ad_id], **features,
+                         "clicked": int(bool(sample.clicks.get(ad_id, False)))})
     return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "context", "user_id", "ad_id",
                                        "position", "count", "clicked"])
 

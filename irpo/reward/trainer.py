@@ -18,13 +18,22 @@ import torch
 
 from auction.metrics import average_ranks
 from irpo.config import RewardModelConfig
-from irpo.ds_train import OptimizerPlan, WorkerSetup, deepspeed_engine, finish_worker, run_ray_train, worker_threads
+from irpo.ds_train import (
+    OptimizerPlan,
+    TrainerRun,
+    WorkerSetup,
+    deepspeed_engine,
+    finish_worker,
+    run_ray_train,
+    worker_threads,
+)
 from irpo.reward.data import IdIndex
 from irpo.reward.model import PCTRModel, click_loss
 
 ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new ads map there
 
 META_FILE = "pctr.json"  # dimensions and ID indices; the weights are pctr.pt
+HISTORY_FILE = "history.json"  # per-epoch training (and validation) log-loss
 
 
 def text_columns_of(meta: dict) -> tuple[str, ...]:
@@ -85,7 +94,7 @@ def reward_model_loop(ray_config: dict) -> None:
         ray.train.report(history[-1])
     if ray.train.get_context().get_world_rank() == 0:
         torch.save(best[1] or engine.module.state_dict(), Path(setup.out_dir) / "pctr.pt")
-        (Path(setup.out_dir) / "history.json").write_text(json.dumps(history, indent=1))
+        (Path(setup.out_dir) / HISTORY_FILE).write_text(json.dumps(history, indent=1))
     finish_worker()
 
 
@@ -97,27 +106,40 @@ def validation_loss(model: PCTRModel, valid: dict[str, torch.Tensor], text_dim: 
     return loss
 
 
-def fit_reward_model(train: dict[str, np.ndarray], users: IdIndex, ads: IdIndex, config: RewardModelConfig,
-                     role, out: Path, storage: Path, seed: int, valid: dict[str, np.ndarray] | None = None,
-                     text_columns: tuple[str, ...] = ("query", "answer")) -> dict:
-    """Train on `train` arrays, keeping the best epoch on `valid` if given; writes `out/pctr.pt` and
-    `out/pctr.json`; returns the model's meta."""
+@dataclass(frozen=True)
+class ClickFeatures:
+    """The pCTR model's inputs (`irpo.reward.data.feature_arrays`): rows to fit, rows for early stopping
+    (None: keep the last epoch), the ID indices both were built with, and the texts side by side."""
+
+    train: dict[str, np.ndarray]
+    valid: dict[str, np.ndarray] | None
+    users: IdIndex
+    ads: IdIndex
+    text_columns: tuple[str, ...] = ("query", "answer")
+
+
+def fit_reward_model(features: ClickFeatures, config: RewardModelConfig, run: TrainerRun) -> list[dict]:
+    """Train on `features.train`, keeping the best epoch on `features.valid` if given; writes
+    `run.out/pctr.pt` and `run.out/pctr.json`; returns the per-epoch history."""
     import ray.data
 
-    out.mkdir(parents=True, exist_ok=True)
-    text_dim = train["text"].shape[1] // len(text_columns)
-    meta = {"text_dim": text_dim, "text_columns": list(text_columns), "n_users": len(users), "n_ads": len(ads),
-            "user_dim": config.user_embedding_dim, "ad_dim": config.ad_embedding_dim,
-            "hidden": list(config.hidden_dims), "encoder": config.encoder, "users": users.index, "ads": ads.index}
+    train, role = features.train, run.role
+    run.out.mkdir(parents=True, exist_ok=True)
+    text_dim = train["text"].shape[1] // len(features.text_columns)
+    meta = {"text_dim": text_dim, "text_columns": list(features.text_columns), "n_users": len(features.users),
+            "n_ads": len(features.ads), "user_dim": config.user_embedding_dim, "ad_dim": config.ad_embedding_dim,
+            "hidden": list(config.hidden_dims), "encoder": config.encoder, "users": features.users.index,
+            "ads": features.ads.index}
     per_worker = max(1, math.ceil(len(train["clicked"]) / role.workers))
     plan = OptimizerPlan(lr=config.lr, total_steps=config.epochs * math.ceil(per_worker / config.batch_size),
                          micro_batch=config.batch_size, zero_stage=role.zero_stage)
-    loop_config = RewardLoopConfig(WorkerSetup(str(out.resolve()), role.cpus, plan), meta, config.epochs, seed, valid)
+    loop_config = RewardLoopConfig(WorkerSetup(str(run.out.resolve()), role.cpus, plan), meta, config.epochs,
+                                   run.seed, features.valid)
     columns = ("text", "user", "ad", "position", "count", "clicked")
     dataset = ray.data.from_items([{k: train[k][i] for k in columns} for i in range(len(train["clicked"]))])
-    run_ray_train(reward_model_loop, loop_config, role, {"train": dataset}, storage, "reward_model")
-    (out / META_FILE).write_text(json.dumps(meta))
-    return meta
+    run_ray_train(reward_model_loop, loop_config, role, {"train": dataset}, run.storage, "reward_model")
+    (run.out / META_FILE).write_text(json.dumps(meta))
+    return json.loads((run.out / HISTORY_FILE).read_text())
 
 
 def is_reward_model(directory: str | Path | None) -> bool:
