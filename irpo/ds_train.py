@@ -179,7 +179,7 @@ def run_ray_train(loop: Callable[[dict], None], loop_config: Any, role, datasets
     """Run `loop({"loop": loop_config})` on `role.workers` Ray Train workers with the given Ray Datasets.
     `loop_config` is a frozen dataclass with a `setup: WorkerSetup`; the loop's report_progress lines are
     logged here as they come (storage is shared with the workers)."""
-    from ray.train import RunConfig
+    from ray.train import DataConfig, RunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     from cluster.resources import scaling_config
@@ -191,7 +191,8 @@ def run_ray_train(loop: Callable[[dict], None], loop_config: Any, role, datasets
         loop, train_loop_config={"loop": replace(loop_config, setup=replace(loop_config.setup,
                                                                              progress_file=str(progress)))},
         scaling_config=scaling_config(role),
-        datasets=datasets, torch_config=TorchConfig(backend="gloo" if role.gpus == 0 else "nccl"),
+        datasets=datasets, dataset_config=DataConfig(execution_options=ordered_ingest()),
+        torch_config=TorchConfig(backend="gloo" if role.gpus == 0 else "nccl"),
         run_config=RunConfig(name=name, storage_path=str(storage)),
     )
     follower = FollowProgress(progress)
@@ -200,6 +201,16 @@ def run_ray_train(loop: Callable[[dict], None], loop_config: Any, role, datasets
         return trainer.fit()
     finally:
         follower.stop()
+
+
+def ordered_ingest():
+    """Ray Train's ingest options with rows kept in order: each worker's shard and batches are then fixed
+    by the data, not by which worker asked first, so a fit repeats exactly (runs are reproducible)."""
+    from ray.train import DataConfig
+
+    options = DataConfig.default_ingest_options()
+    options.preserve_order = True
+    return options
 
 
 def bf16_supported(role) -> bool:

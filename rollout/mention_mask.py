@@ -21,7 +21,7 @@ MENTION_TOKEN = re.compile(r"^@[^@\n]+@\[([^\]\n]+)\]$")
 
 class MentionMask:
     def __init__(self, tokenizer):
-        vocab = tokenizer.get_vocab()
+        vocab = dict(sorted(tokenizer.get_vocab().items(), key=lambda item: item[1]))  # same order in every process
         self.by_ad = {m.group(1): token_id for token, token_id in vocab.items() if (m := MENTION_TOKEN.match(token))}
         self.lone_at = [vocab[t] for t in ("@", " @") if t in vocab] if self.by_ad else []
         self.stop = (tokenizer.eos_token_id,) if tokenizer.eos_token_id is not None else ()

@@ -1,6 +1,10 @@
 """The tiny tokenizer, the pre-training corpus, and SFT under Ray Train with DeepSpeed."""
 import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +19,8 @@ from irpo.base.tiny_tokenizer import build_tiny_tokenizer
 from irpo.config import BasePolicyConfig, SFTConfig
 from judge.tiny_language import ad_ids
 from judge.tiny_world import build_tiny_world
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TOKENIZER = build_tiny_tokenizer()
 WORLD = build_tiny_world(0)
@@ -160,3 +166,13 @@ def test_pretrained_embeddings_put_a_category_s_words_together_and_order_numbers
     from auction.metrics import spearman
 
     assert spearman(list(range(1, 101)), values) > 0.9  # the value is readable along one direction
+
+
+def test_the_initial_embeddings_are_bit_identical_in_processes_that_hash_differently():
+    # The tokenizer's vocabulary comes back in a per-process order; the embeddings must not depend on it.
+    probe = ("import hashlib; from irpo.base.tiny_embeddings import pretrained_embeddings; "
+             "from irpo.base.tiny_tokenizer import build_tiny_tokenizer; "
+             "print(hashlib.sha256(pretrained_embeddings(build_tiny_tokenizer(), 64, 0.02).numpy().tobytes()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.split()[-1] for seed in ("1", "2")}
+    assert len(digests) == 1

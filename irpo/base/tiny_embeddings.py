@@ -36,7 +36,9 @@ def pretrained_embeddings(tokenizer, hidden: int, scale: float, seed: int = 0) -
     rng = np.random.default_rng(seed)
     vocab = tokenizer.get_vocab()
     weights = rng.normal(0.0, scale, size=(len(tokenizer), hidden)).astype(np.float32)
-    texts = {index: token_text(token) for token, index in vocab.items()}
+    # by token id: get_vocab's order differs between processes, and the encoder's batches (their padding)
+    # and the mean below would differ in the last bits, which SFT amplifies into another base policy
+    texts = {index: token_text(token) for token, index in sorted(vocab.items(), key=lambda item: item[1])}
     texts = {index: text for index, text in texts.items() if text is not None}
     encoded = SentenceEncoder.packaged().encode(list(texts.values()))
     encoded -= encoded.mean(axis=0)  # the component every text shares says nothing

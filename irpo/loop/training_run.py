@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -48,44 +48,56 @@ class AfterLoop(Protocol):
     def __call__(self, loop: FinishedLoop) -> None: ...
 
 
-def ensure_base_policy(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, layout: RayLayout,
-                       run_dir: Path) -> Path:
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What one training run reads: each package's config section, the cluster layout, the run directory,
+    and the whole experiment config (as W&B records it)."""
+
+    irpo: IRPOConfig
+    rollout: RolloutConfig
+    judge: JudgeConfig
+    auction: AuctionConfig
+    cluster: ClusterConfig
+    layout: RayLayout
+    run_dir: Path
+    run_config: dict
+
+
+def ensure_base_policy(setup: TrainingSetup) -> Path:
     """pi_0: `rollout.policy` when given, else the tiny base policy built into RUN_DIR/base (reused once built)."""
-    if rollout.policy is not None:
-        path = Path(rollout.policy)
+    policy = setup.rollout.policy
+    if policy is not None:
+        path = Path(policy)
         if path.is_dir() and not (path / "config.json").is_file():
             raise ValueError(f"rollout.policy: {path} is not an HF model directory (no config.json)")
-        if not path.exists() and rollout.policy.count("/") != 1:
-            raise ValueError(f"rollout.policy: {rollout.policy!r} is neither a directory nor a hub id (org/name)")
-        return path.resolve() if path.exists() else Path(rollout.policy)  # a hub id: the cluster downloads it
+        if not path.exists() and policy.count("/") != 1:
+            raise ValueError(f"rollout.policy: {policy!r} is neither a directory nor a hub id (org/name)")
+        return path.resolve() if path.exists() else Path(policy)  # a hub id: the cluster downloads it
     from irpo.base.build import build_base
 
-    build_base(judge, str(run_dir / "base"), irpo.base, rollout, layout)
-    return (run_dir / "base").resolve()
+    out = setup.run_dir / "base"
+    build_base(setup.judge, str(out), setup.irpo.base, setup.rollout, setup.layout)
+    return out.resolve()
 
 
-def run_training(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, auction: AuctionConfig,
-                 cluster: ClusterConfig, layout: RayLayout, run_dir: Path, run_config: dict,
-                 after_loop: AfterLoop | None = None) -> dict:
-    started, run_dir = time.time(), run_dir.resolve()
+def run_training(setup: TrainingSetup, after_loop: AfterLoop | None = None) -> dict:
+    started, run_dir = time.time(), setup.run_dir.resolve()
+    setup = replace(setup, run_dir=run_dir)
     previous = RunStore(run_dir).report()
-    world = get_world(judge.world, judge.world_seed)
-    user = simulated_user(world, judge)
-    init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    world = get_world(setup.judge.world, setup.judge.world_seed)
+    init_ray(setup.layout.address, setup.layout.num_cpus, setup.layout.runtime_env.env_vars)
     link_ray_logs(run_dir)
-    progress = Progress(stage_plan(irpo) + list(after_loop.stages if after_loop else ()))
-    building = rollout.policy is None and not (run_dir / "base" / "base_report.json").is_file()
+    progress = Progress(stage_plan(setup.irpo) + list(after_loop.stages if after_loop else ()))
+    building = setup.rollout.policy is None and not (run_dir / "base" / "base_report.json").is_file()
     progress.announce("base policy build (~5 min on 2 CPU cores), then " if building else "")
     base_started = time.time()
-    base = ensure_base_policy(irpo, rollout, judge, layout, run_dir)
+    base = ensure_base_policy(setup)
     base_seconds = time.time() - base_started
-    inputs = StageInputs(irpo, rollout, judge, auction, layout.roles, user, resolve_style(rollout.prompt_style,
-                         world.name), run_dir / "ray_results")
+    inputs = StageInputs(setup.irpo, setup.rollout, setup.judge, setup.auction, setup.layout.roles,
+                         simulated_user(world, setup.judge), resolve_style(setup.rollout.prompt_style, world.name),
+                         run_dir / "ray_results")
     store = RunStore(run_dir, progress)
-    wandb = cluster.wandb
-    if all(store.done(stage) for stage in progress.stages):  # a no-op resume: no new W&B directory
-        wandb = wandb.model_copy(update={"mode": "disabled"})
-    tracker = Tracker(wandb, run_dir, run_config, name=run_dir.name)
+    tracker = run_tracker(setup, store, progress.stages)
     try:
         report = IRPODriver(inputs, store, tracker, base).run()
         if after_loop is not None:
@@ -98,6 +110,14 @@ def run_training(irpo: IRPOConfig, rollout: RolloutConfig, judge: JudgeConfig, a
         return report
     finally:
         tracker.finish()
+
+
+def run_tracker(setup: TrainingSetup, store: RunStore, stages: list[str]) -> Tracker:
+    """The run's W&B tracker; a resume with nothing left to do opens no new W&B directory."""
+    wandb = setup.cluster.wandb
+    if all(store.done(stage) for stage in stages):
+        wandb = wandb.model_copy(update={"mode": "disabled"})
+    return Tracker(wandb, setup.run_dir, setup.run_config, name=setup.run_dir.name)
 
 
 def link_ray_logs(run_dir: Path) -> None:

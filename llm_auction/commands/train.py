@@ -18,12 +18,13 @@ def add_parser(commands) -> None:
 def run(args, config: ExperimentConfig) -> int:
     from cluster.layout import load_layout
     from evaluation.after_training import ComparisonAfterTraining
-    from irpo.loop.training_run import run_training
+    from irpo.loop.training_run import TrainingSetup, run_training
     from llm_auction.run_dir import prepare_run_dir
 
     layout = load_layout(args.ray_config)  # before the run directory exists: a bad layout leaves nothing behind
     run_dir, config = prepare_run_dir(args.resume or args.run_dir or config.run_dir, config, resume=bool(args.resume))
     log_to_file(Path(run_dir) / "logs" / "llm-auction.log")
-    run_training(config.irpo, config.rollout, config.judge, config.auction, config.cluster, layout, Path(run_dir),
-                 config.model_dump(mode="json"), after_loop=ComparisonAfterTraining(config.irpo.evaluation))
+    setup = TrainingSetup(config.irpo, config.rollout, config.judge, config.auction, config.cluster, layout,
+                          Path(run_dir), config.model_dump(mode="json"))
+    run_training(setup, after_loop=ComparisonAfterTraining(config.irpo.evaluation))
     return 0
