@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import torch
 
+from cluster.layout import TrainerRole
+
 log = logging.getLogger(__name__)
 
 
@@ -57,7 +59,7 @@ class TrainerRun:
     """Where one fit runs: the trainer role's workers, the directory the model goes to, the storage Ray
     Train writes its own files to, and the seed."""
 
-    role: Any  # cluster.layout.TrainerRole
+    role: TrainerRole
     out: Path
     storage: Path
     seed: int = 0
