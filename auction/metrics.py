@@ -96,3 +96,25 @@ def monotone_share(curves: Sequence[Sequence[float]], tolerance: float = 0.02) -
         raise ValueError("monotone_share: need at least one curve")
     ok = sum(1 for c in curves if all(b >= a - tolerance for a, b in zip(c, c[1:])))
     return ok / len(curves)
+
+
+def bid_percentile(bid: float, bids: list[float]) -> float:
+    """Where `bid` ranks among `bids`: 0 for the lowest, 1 for the highest, ties averaged."""
+    below = sum(b < bid for b in bids)
+    equal = sum(b == bid for b in bids) - 1
+    return (below + equal / 2) / (len(bids) - 1)
+
+
+def bid_slope(bids: Sequence[float], curves: Sequence[Sequence[float]]) -> tuple[float, float | None]:
+    """The bid response: each curve's least-squares slope of clicks against the bid, in clicks per 100 bid
+    units, averaged over the curves (one per probed request), with its standard error (None for one curve).
+    Unlike the Spearman of the mean curve, whose value on a flat curve is a random rank order, the slope's
+    error shrinks with more curves: it is the figure that tells a bid response from none."""
+    mean_bid = sum(bids) / len(bids)
+    spread = sum((b - mean_bid) ** 2 for b in bids)
+    slopes = [100 * sum((b - mean_bid) * c for b, c in zip(bids, curve)) / spread for curve in curves]
+    mean_slope = sum(slopes) / len(slopes)
+    if len(slopes) < 2:
+        return mean_slope, None
+    variance = sum((s - mean_slope) ** 2 for s in slopes) / (len(slopes) - 1)
+    return mean_slope, (variance / len(slopes)) ** 0.5

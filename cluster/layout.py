@@ -27,6 +27,16 @@ class TrainerRole(StrictModel):
     zero_stage: int = Field(2, ge=0, le=3)
 
 
+class ScorerRole(StrictModel):
+    """Ray Data actors that score with a frozen model between stages: the reference log-probs of the DPO
+    pairs and the pCTR model's text encoder. On GPU nodes give them a GPU (the reference model is the
+    policy's size)."""
+
+    replicas: int = Field(1, ge=1)
+    cpus: float = Field(1, gt=0)
+    gpus: float = Field(0, ge=0)
+
+
 class ServeRole(StrictModel):
     """Policy replicas (an engine each) and ingress replicas (HTTP, payments, ledger) scale independently."""
 
@@ -41,6 +51,7 @@ class ServeRole(StrictModel):
 class Roles(StrictModel):
     rollout: EngineRole = EngineRole()
     judge: EngineRole = EngineRole()
+    scorer: ScorerRole = ScorerRole()
     reward_trainer: TrainerRole = TrainerRole(workers=1, zero_stage=0)
     policy_trainer: TrainerRole = TrainerRole(workers=2)
     base_trainer: TrainerRole = Field(TrainerRole(workers=1, cpus=1.5, zero_stage=0),

@@ -9,7 +9,7 @@ from statistics import mean
 
 import numpy as np
 
-from auction.metrics import continuity, monotone_share, monotonicity
+from auction.metrics import bid_slope, continuity, monotone_share, monotonicity
 from auction.parser import parse_request_answer
 from auction.types import AuctionRequest
 from judge.simulated_user import SimulatedUser
@@ -29,13 +29,16 @@ def expected_clicks(generator, user: SimulatedUser, sweeps: list[tuple[AuctionRe
 
 
 def monotonicity_curve(generator, user, targets: list[tuple[AuctionRequest, str]], grid, samples: int) -> dict:
-    """Mean curve over requests with its standard error, its Spearman correlation with the bid, and the
-    share of monotone requests."""
+    """Mean curve over requests with its standard error, the bid slope with its standard error (the
+    figure that resolves a response), the mean curve's Spearman correlation with the bid, and the share
+    of monotone requests."""
     flat = expected_clicks(generator, user, [(r, ad, b) for r, ad in targets for b in grid], samples)
     curves = np.array(flat).reshape(len(targets), len(grid))
     averaged = curves.mean(axis=0).tolist()
     stderr = (curves.std(axis=0, ddof=1) / np.sqrt(len(targets))).tolist() if len(targets) > 1 else None
+    slope, slope_stderr = bid_slope(list(grid), curves.tolist())
     return {"bids": list(grid), "clicks": averaged, "stderr": stderr, "requests": len(targets),
+            "bid_slope": slope, "bid_slope_stderr": slope_stderr,
             "answers_per_bid": samples, "spearman": monotonicity(grid, averaged),
             "monotone_share": monotone_share(curves.tolist())}
 

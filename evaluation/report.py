@@ -34,12 +34,16 @@ def _difference(entry: dict) -> str:
 
 
 def verdict(report: dict) -> str:
-    """One paragraph: where LLM-Auction stands against the base, the best baseline and the optimum."""
+    """One paragraph, led by the bid response (does the allocation follow bids?), then where LLM-Auction
+    stands against the base, the best baseline and the optimum."""
     mechanisms, paired = report["mechanisms"], report.get("paired") or {}
     ours = mechanisms.get("llm_auction")
     if not ours:
         return "The trained policy was not evaluated, so there is no verdict."
-    parts = [f"LLM-Auction earns {ours['revenue_per_query']:.2f} per query with reward {ours['reward_per_query']:.2f}."]
+    curves = report["curves"]["monotonicity"]
+    parts = [bid_response_sentence(curves["llm_auction"], curves.get("base"))] if curves.get("llm_auction") else []
+    parts.append(f"LLM-Auction earns {ours['revenue_per_query']:.2f} per query with reward "
+                 f"{ours['reward_per_query']:.2f}.")
     if "base" in paired:
         parts.append(f"Against the base policy its revenue is {_difference(paired['base']['revenue_per_query'])} "
                      f"and its reward {_difference(paired['base']['reward_per_query'])}.")
@@ -52,11 +56,21 @@ def verdict(report: dict) -> str:
         parts.append(f"It reaches {ours['allocation_efficiency']:.0%} of the optimum's reward; an allocation that "
                      f"ignores bids but knows relevance reaches "
                      f"{mechanisms['bid_blind_optimum']['allocation_efficiency']:.0%}.")
-    curve = report["curves"]["monotonicity"].get("llm_auction")
-    if curve:
-        parts.append(f"Its probed ad's clicks have Spearman {curve['spearman']:.2f} with the bid (1 would be "
-                     "a clean rise; a flat curve ranks at random).")
     return " ".join(parts)
+
+
+def bid_response_sentence(ours: dict, base: dict | None) -> str:
+    """The bid slope of the trained policy (and the base's) in standard errors from zero."""
+    def slope(curve: dict) -> str:
+        value, stderr = curve["bid_slope"], curve.get("bid_slope_stderr")
+        if not stderr:
+            return f"{value:+.3f}"
+        return f"{value:+.3f} +- {stderr:.3f} clicks per 100 bid units ({value / stderr:+.1f} standard errors)"
+
+    text = f"Bid response: the probed ad's clicks rise with its bid at {slope(ours)}"
+    if base:
+        text += f"; the base policy's slope is {slope(base)}"
+    return text + f". (The Spearman of the mean curve, {ours['spearman']:.2f}, ranks a flat curve at random.)"
 
 
 def comparison_markdown(report: dict, plots: list[str]) -> str:
@@ -89,7 +103,10 @@ def _curve_lines(report: dict) -> list[str]:
     lines = ["", "## Bid response", ""]
     for name, curve in report["curves"]["monotonicity"].items():
         lines.append(f"- Comparison probe, {name} ({curve['requests']} requests x {curve['answers_per_bid']} answers "
-                     f"per bid): Spearman {curve['spearman']:.3f}, monotone share {curve['monotone_share']:.3f}. "
+                     f"per bid): bid slope {curve['bid_slope']:+.4f}"
+                     + (f" +- {curve['bid_slope_stderr']:.4f}" if curve.get("bid_slope_stderr") else "")
+                     + f" clicks per 100 bid units, Spearman {curve['spearman']:.3f}, monotone share "
+                     f"{curve['monotone_share']:.3f}. "
                      "The training report's per-epoch probe draws its own answers, so its figure differs by noise.")
     for name, curve in report["curves"]["continuity"].items():
         lines.append(f"- Continuity, {name} (request {curve['request_id']}, ad {curve['ad_id']}, "

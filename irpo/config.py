@@ -39,6 +39,11 @@ class DPOConfig(StrictModel):
                             "all workers together")
     micro_batch_size: int = Field(8, ge=1, description="prompts per worker per forward pass")
     epochs: int = Field(2, ge=1, description="passes over one phase's pairs")
+    nll_weight: float = Field(1.0, ge=0, description="weight of the winners' per-token negative log-likelihood "
+                              "added to the DPO loss (RPO; TRL's rpo_alpha): it keeps the winners' probability "
+                              "from falling with the losers' (0: the paper's pure DPO)")
+    dpo_weight: float = Field(1.0, ge=0, description="weight of the DPO term (0 with nll_weight > 0: fine-tuning "
+                              "on the winners alone, an ablation)")
     bf16: bool = Field(True, description="used where the hardware supports it (GPUs); CPUs train in fp32")
 
 

@@ -30,7 +30,8 @@ def encoder_dir(name: str) -> str | Path:
 class SentenceEncoder:
     def __init__(self, model_dir: str | Path, batch_size: int = 64, max_length: int = 128):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModel.from_pretrained(model_dir).eval()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"  # a GPU where the actor was given one
+        self.model = AutoModel.from_pretrained(model_dir).eval().to(self.device)
         self.batch_size, self.max_length = batch_size, max_length
         self._cache: dict[str, np.ndarray] = {}
 
@@ -52,8 +53,9 @@ class SentenceEncoder:
 
     @torch.inference_mode()
     def _embed(self, texts: list[str]) -> np.ndarray:
-        tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                                return_tensors="pt").to(self.device)
         hidden = self.model(**tokens).last_hidden_state
         mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        return torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM
 
 from cluster.layout import TrainerRole
-from irpo.base.checks import bid_percentile
+from auction.metrics import bid_percentile
 from irpo.base.policy import build_tiny_base
 from irpo.base.sft import IGNORE, tokenize_example
 from irpo.base.sft_corpus import compare_example, held_out_pair, sft_examples

@@ -34,10 +34,10 @@ def test_completion_logprobs_equal_the_full_log_softmax_summed_over_the_completi
 def test_dpo_loss_is_log2_when_policy_equals_reference_and_falls_as_the_margin_grows():
     zeros, group = torch.zeros(4), torch.arange(4)
     stats = dpo_loss(zeros, zeros, zeros, zeros, group, beta=0.1, prompts=4)
-    assert stats.loss.item() == pytest.approx(math.log(2)) and stats.accuracy == 0.0
+    assert stats.loss.item() == pytest.approx(math.log(2)) and stats.accuracy.item() == 0.0
     better = dpo_loss(torch.full((4,), 2.0), zeros, zeros, zeros, group, beta=0.1, prompts=4)
-    assert better.loss.item() < math.log(2) and better.accuracy == 1.0
-    assert better.chosen_reward == pytest.approx(0.2) and better.margin == pytest.approx(0.2)
+    assert better.loss.item() < math.log(2) and better.accuracy.item() == 1.0
+    assert better.chosen_reward.item() == pytest.approx(0.2) and better.margin.item() == pytest.approx(0.2)
 
 
 def test_dpo_loss_averages_over_prompts_each_prompt_over_its_losers():
@@ -84,6 +84,35 @@ def test_masked_log_probs_renormalise_over_the_allowed_tokens_and_drop_a_once_to
         allowed[[20, 21, *(used - {int(ids[0, t])})]] = float("-inf")
         expected += allowed.log_softmax(-1)[ids[0, t]]
     assert got.item() == pytest.approx(expected.item(), abs=1e-5)
+
+
+def test_nll_term_adds_each_winners_per_token_negative_log_likelihood_computed_by_hand(model):
+    """Two prompts (winner lengths 3 and 1), one loser each; policy = reference, so the DPO term is log 2.
+    The NLL term is the mean over prompts of -sum log p(winner token) / winner length, from the logits."""
+    from irpo.dpo.step import PreferenceObjective, preference_logprobs, preference_loss
+
+    batch = {"prompt_ids": [[5, 6], [7]], "chosen_ids": [[8, 9, 10], [11]], "rejected_ids": [[[12]], [[13, 14]]],
+             "banned": [[], []], "once": [[], []]}
+    logits = {0: model(torch.tensor([[5, 6, 8, 9, 10]])).logits[0].log_softmax(-1),
+              1: model(torch.tensor([[7, 11]])).logits[0].log_softmax(-1)}
+    by_hand = [-(logits[0][1, 8] + logits[0][2, 9] + logits[0][3, 10]) / 3, -logits[1][0, 11]]
+    expected_nll = float(sum(by_hand) / 2)
+    ref = preference_logprobs(model, batch, pad_id=0)
+    batch |= {"ref_chosen": ref.chosen.tolist(), "ref_rejected": [[x] for x in ref.rejected.tolist()]}
+    for weight in (0.0, 0.5):
+        stats = preference_loss(model, batch, 0, PreferenceObjective(beta=0.1, nll_weight=weight, dpo_weight=1.0,
+                                                                     prompts=2))
+        assert stats.nll.item() == pytest.approx(expected_nll, abs=1e-5)
+        assert stats.dpo.item() == pytest.approx(math.log(2), abs=1e-6)
+        assert stats.loss.item() == pytest.approx(math.log(2) + weight * expected_nll, abs=1e-5)
+    alone = preference_loss(model, batch, 0, PreferenceObjective(0.1, nll_weight=1.0, dpo_weight=0.0, prompts=2))
+    assert alone.loss.item() == pytest.approx(expected_nll, abs=1e-5) and alone.kl.item() == pytest.approx(0, abs=1e-6)
+
+
+def test_nll_term_without_winner_lengths_is_refused():
+    zeros = torch.zeros(2)
+    with pytest.raises(ValueError, match="chosen_tokens"):
+        dpo_loss(zeros, zeros, zeros, zeros, torch.arange(2), beta=0.1, prompts=2, nll_weight=1.0)
 
 
 def test_pctr_model_learns_which_ad_users_click():

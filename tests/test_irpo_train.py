@@ -69,7 +69,7 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert 0 < report["final"]["bid_blind_efficiency"] < 1
     epoch = report["epochs"][0]
     assert set(epoch["stage_seconds"]) == {"samples", "reward_model", "pairs", "policy"}
-    assert epoch["dpo"]["prompts"] > 0 and epoch["dpo"]["first_loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert epoch["dpo"]["prompts"] > 0 and epoch["dpo"]["first_dpo_loss"] == pytest.approx(0.6931, abs=1e-3)
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(run_dir / "final" / "policy") is not None

@@ -34,3 +34,10 @@ def test_submitted_jobs_upload_the_project_without_venv_or_runs():
     env = job_runtime_env(load_layout(ROOT / "ray_config.yaml"), str(ROOT))
     assert env["working_dir"] == str(ROOT) and {".venv", "runs", ".git"} <= set(env["excludes"])
     assert env["env_vars"]["WANDB_MODE"] == "offline"
+
+
+def test_the_1_gpu_layout_fits_every_stage_on_one_gpu_and_gives_the_scorer_the_gpu():
+    roles = load_layout(ROOT / "configs" / "ray" / "1xgpu.yaml").roles
+    assert roles.rollout.replicas * roles.rollout.gpus + roles.judge.replicas * roles.judge.gpus <= 1  # they stream together
+    assert roles.scorer.gpus == 1 and roles.policy_trainer.workers * roles.policy_trainer.gpus == 1
+    assert roles.reward_trainer.gpus == 1

@@ -13,6 +13,7 @@ import random
 from statistics import mean
 
 from auction.config import AuctionConfig
+from auction.metrics import bid_percentile
 from auction.parser import parse_request_answer
 from auction.reward import response_reward
 from irpo.base.sft_corpus import TASK_SYSTEM, compare_example
@@ -22,13 +23,6 @@ from judge.simulated_user import SimulatedUser
 from rollout.ad_policy import AdPolicy
 from rollout.config import SamplingConfig
 from rollout.engine import Engine
-
-
-def bid_percentile(bid: float, bids: list[float]) -> float:
-    """Where `bid` ranks among `bids`: 0 for the lowest, 1 for the highest, ties averaged."""
-    below = sum(b < bid for b in bids)
-    equal = sum(b == bid for b in bids) - 1
-    return (below + equal / 2) / (len(bids) - 1)
 
 
 def auction_checks(engine: Engine, user: SimulatedUser, n_requests: int, sampling: SamplingConfig, seed: int = 0,

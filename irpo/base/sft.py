@@ -94,6 +94,14 @@ def pad_batch(batch: dict[str, np.ndarray], pad_id: int) -> dict[str, torch.Tens
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+def sft_step_loss(model, record: dict[str, np.ndarray], pad_id: int) -> tuple[torch.Tensor, int]:
+    """One micro-batch (a `micro_batch_record`) on the model's device: the mean token loss on the
+    assistant's answers, and the batch's real (unpadded) tokens."""
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in pad_batch(unpack_micro_batch(record), pad_id).items()}
+    return model(**inputs).loss, int(inputs["attention_mask"].sum())
+
+
 def micro_batch_record(rows: list[dict]) -> dict[str, np.ndarray]:
     """One micro-batch as one dataset record: its rows' ids and labels end to end, and their lengths."""
     return {"input_ids": np.concatenate([r["input_ids"] for r in rows]).astype(np.int32),
@@ -117,7 +125,7 @@ class SFTLoopConfig:
 def sft_loop(ray_config: dict) -> None:
     """One Ray Train worker: DeepSpeed SFT over this worker's shard of micro-batches, then an HF
     checkpoint from rank 0. Each dataset record is a whole micro-batch (`micro_batch_record`)."""
-    import ray.train
+    import ray.train.torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     config: SFTLoopConfig = ray_config["loop"]
@@ -125,16 +133,15 @@ def sft_loop(ray_config: dict) -> None:
     worker_threads(setup.cpus_per_worker)
     tokenizer = AutoTokenizer.from_pretrained(config.init_dir)
     model = AutoModelForCausalLM.from_pretrained(config.init_dir, dtype=torch.float32)
-    engine = deepspeed_engine(model, setup.optimizer)
+    engine = deepspeed_engine(model.to(ray.train.torch.get_device()), setup.optimizer)
     shard = ray.train.get_dataset_shard("train")
     step, tokens, start, losses, history = 0, 0, time.perf_counter(), [], []
     rank0 = ray.train.get_context().get_world_rank() == 0
     for record in shard.iter_rows():
-        inputs = pad_batch(unpack_micro_batch(record), tokenizer.pad_token_id)
-        loss = engine(**inputs).loss
+        loss, batch_tokens = sft_step_loss(engine, record, tokenizer.pad_token_id)
         engine.backward(loss)
         engine.step()
-        step, tokens = step + 1, tokens + int(inputs["attention_mask"].sum())
+        step, tokens = step + 1, tokens + batch_tokens
         losses.append(loss.item())
         if step % config.report_every == 0 or step == total_steps:
             seconds = time.perf_counter() - start

@@ -37,7 +37,7 @@ def completion_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Te
     for start in range(0, states.shape[0], chunk):
         logits = head(states[start : start + chunk]).float()
         if disallowed is not None:
-            logits = logits.masked_fill(_dense(disallowed, start, logits.shape), float("-inf"))
+            logits = logits.masked_fill(_dense(disallowed, start, logits.shape, logits.device), float("-inf"))
         picked.append(logits.log_softmax(-1).gather(-1, tokens[start : start + chunk, None]).squeeze(-1))
     per_token = torch.cat(picked) if picked else hidden.new_zeros(0, dtype=torch.float32)
     return torch.zeros(input_ids.shape[0], dtype=torch.float32, device=input_ids.device).index_add(0, rows, per_token)
@@ -58,37 +58,73 @@ def _disallowed(rows: torch.Tensor, tokens: torch.Tensor, banned, once) -> tuple
     return positions, excluded
 
 
-def _dense(disallowed: tuple[list[int], list[int]], start: int, shape: torch.Size) -> torch.Tensor:
+def _dense(disallowed: tuple[list[int], list[int]], start: int, shape: torch.Size, device) -> torch.Tensor:
     positions, excluded = disallowed
-    mask = torch.zeros(shape, dtype=torch.bool)
-    index = torch.tensor(positions, dtype=torch.long) - start
+    mask = torch.zeros(shape, dtype=torch.bool, device=device)
+    index = torch.tensor(positions, dtype=torch.long, device=device) - start
     keep = (index >= 0) & (index < shape[0])
-    mask[index[keep], torch.tensor(excluded, dtype=torch.long)[keep]] = True
+    mask[index[keep], torch.tensor(excluded, dtype=torch.long, device=device)[keep]] = True
     return mask
 
 
 @dataclass(frozen=True)
 class DPOStats:
+    """`loss`: what one micro-batch backpropagates (see `dpo_loss` for its scaling). Every other field is
+    detached and a mean over this micro-batch, unscaled: the objective per prompt (`per_prompt`), its
+    DPO and NLL terms, the winners' and the losers' implicit rewards beta log(pi/pi_ref), the margin and
+    the share of pairs ranked right, and an estimate of KL(pi_ref || pi) from the sampled answers (the
+    mean of log pi_ref - log pi over winners and losers: they were drawn from pi_ref)."""
+
     loss: torch.Tensor
-    chosen_reward: float
-    rejected_reward: float
-    margin: float
-    accuracy: float
+    per_prompt: torch.Tensor
+    dpo: torch.Tensor
+    nll: torch.Tensor
+    chosen_reward: torch.Tensor
+    rejected_reward: torch.Tensor
+    margin: torch.Tensor
+    accuracy: torch.Tensor
+    kl: torch.Tensor
+
+    def floats(self) -> dict[str, float]:
+        """The statistics as numbers (one device sync for all of them), for the loop's history."""
+        names = ("per_prompt", "dpo", "nll", "chosen_reward", "rejected_reward", "margin", "accuracy", "kl")
+        return dict(zip(names, torch.stack([getattr(self, n).float() for n in names]).tolist()))
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
-             ref_rejected: torch.Tensor, group: torch.Tensor, beta: float, prompts: float) -> DPOStats:
-    """-log sigmoid(beta [(pi_w - ref_w) - (pi_l - ref_l)]) for every loser l of every prompt.
+             ref_rejected: torch.Tensor, group: torch.Tensor, beta: float, prompts: int,
+             chosen_tokens: torch.Tensor | None = None, nll_weight: float = 0.0,
+             dpo_weight: float = 1.0) -> DPOStats:
+    """The policy phase's loss on one micro-batch of preference records, and its statistics.
 
-    `policy_chosen`/`ref_chosen`: one entry per prompt (its winner); `policy_rejected`/`ref_rejected`:
-    one per loser, `group[l]` the index of its prompt. Each prompt's losers are averaged (1/|S|), and
-    the prompts are summed and divided by `prompts`, the number of prompts in one optimizer step: so
-    every prompt weighs the same in the step, however its micro-batch is filled.
+    `policy_chosen`/`ref_chosen`: one summed log-prob per prompt (its winner); `policy_rejected`/
+    `ref_rejected`: one per loser, `group[l]` the index of its prompt; `chosen_tokens`: each winner's
+    completion length. Per prompt p with losers S_p:
+
+        L_p = dpo_weight * (1/|S_p|) sum_{l in S_p} -log sigmoid(beta [(pi_w - ref_w) - (pi_l - ref_l)])
+              + nll_weight * (-pi_w / |y_w|)
+
+    The second term is the winner's per-token negative log-likelihood, as in RPO / TRL's `rpo_alpha`
+    (nll_weight 0 is the paper's pure DPO; dpo_weight 0 leaves fine-tuning on the winners alone, an
+    ablation). It is reported whenever `chosen_tokens` is given, whatever its weight. Normalisation, owned here: the micro-batch's L_p are summed and divided by `prompts`,
+    the prompts a full micro-batch holds (a fixed number, not this batch's count); DeepSpeed then divides
+    by the gradient-accumulation steps and averages over workers. So an optimizer step's gradient is
+    the mean of L_p over the step's prompts, whatever the micro-batching and the worker count, and a
+    short last micro-batch weighs its prompts like the others.
     """
     chosen = beta * (policy_chosen - ref_chosen)
     rejected = beta * (policy_rejected - ref_rejected)
     margins = chosen[group] - rejected
     losers = torch.zeros_like(chosen).index_add(0, group, torch.ones_like(rejected))
-    loss = (-F.logsigmoid(margins) / losers[group]).sum() / prompts
-    return DPOStats(loss, chosen.mean().item(), rejected.mean().item(), margins.mean().item(),
-                    (margins > 0).float().mean().item())
+    dpo_per_prompt = torch.zeros_like(chosen).index_add(0, group, -F.logsigmoid(margins) / losers[group])
+    if chosen_tokens is not None:
+        nll_per_prompt = -policy_chosen / chosen_tokens.clamp(min=1).to(policy_chosen.dtype)
+    elif nll_weight:
+        raise ValueError("dpo_loss: nll_weight > 0 needs chosen_tokens (each winner's completion length)")
+    else:
+        nll_per_prompt = torch.zeros_like(chosen)
+    per_prompt = dpo_weight * dpo_per_prompt + nll_weight * nll_per_prompt
+    log_ratios = torch.cat([policy_chosen - ref_chosen, policy_rejected - ref_rejected]).detach()
+    return DPOStats(per_prompt.sum() / prompts, per_prompt.detach().mean(), dpo_per_prompt.detach().mean(),
+                    nll_per_prompt.detach().mean(), chosen.detach().mean(), rejected.detach().mean(),
+                    margins.detach().mean(), (margins.detach() > 0).float().mean(), -log_ratios.mean())

@@ -50,10 +50,11 @@ def build_preferences(request_ids, samples, rewards, delta_th: float, ad_counts=
     return preferences
 
 
-def group_tensors(batch: dict, pad_id: int):
+def group_tensors(batch: dict, pad_id: int, device="cpu"):
     """A micro-batch of preference records as one padded batch: every winner, then every loser.
 
-    Returns (tensors for completion_logprobs, the prompt index of each loser, each sequence's rules)."""
+    Returns (tensors for completion_logprobs, on `device`, the prompt index of each loser, each
+    sequence's rules)."""
     import torch
 
     sequences, spans, group, rules = [], [], [], {"banned": [], "once": []}
@@ -76,40 +77,48 @@ def group_tensors(batch: dict, pad_id: int):
         ids[row, : len(sequence)] = torch.tensor(sequence)
         attention[row, : len(sequence)] = 1
         completion_mask[row, start:end] = 1
-    tensors = {"input_ids": ids, "attention_mask": attention, "completion_mask": completion_mask}
-    return tensors, torch.tensor(group, dtype=torch.long), rules
+    tensors = {"input_ids": ids.to(device), "attention_mask": attention.to(device),
+               "completion_mask": completion_mask.to(device)}
+    return tensors, torch.tensor(group, dtype=torch.long, device=device), rules
 
 
 class ReferenceLogprobs:
     """`map_batches` actor: log pi_ref of each record's winner and losers, from the epoch's start policy,
-    under the same decoding rules as the policy's log-probs."""
+    under the same decoding rules and in the same precision as the policy's log-probs (the same function
+    computes both), on a GPU where the actor was given one."""
 
-    def __init__(self, model_dir: str, batch_size: int = 8):
+    def __init__(self, model_dir: str, batch_size: int = 8, bf16: bool = False):
         import torch
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from irpo.ds_train import worker_threads
 
         worker_threads(1)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).eval().to(device)
+        self.pad_id = pad_token_id(AutoTokenizer.from_pretrained(model_dir))
         self.batch_size = batch_size
 
     def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Pandas batches: nested token lists stay Arrow lists (a numpy batch would pickle them)."""
         import torch
 
-        from irpo.dpo.loss import completion_logprobs
+        from irpo.dpo.step import preference_logprobs
 
         batch = {k: list(frame[k]) for k in frame.columns}
         chosen, rejected = [], []
         for start in range(0, len(frame), self.batch_size):
             part = {k: batch[k][start : start + self.batch_size] for k in batch}
-            tensors, _, rules = group_tensors(part, pad_id=0)
             with torch.inference_mode():
-                logps = completion_logprobs(self.model, **tensors, **rules).numpy()
-            winners = len(part["prompt_ids"])
-            chosen += list(logps[:winners])
+                logps = preference_logprobs(self.model, part, self.pad_id)
+            chosen += logps.chosen.tolist()
             bounds = np.cumsum([len(r) for r in part["rejected_ids"]])[:-1]
-            rejected += np.split(logps[winners:], bounds)
+            rejected += np.split(logps.rejected.cpu().numpy(), bounds)
         return frame.assign(ref_chosen=np.array(chosen, dtype=np.float64),
                             ref_rejected=[[float(x) for x in r] for r in rejected])
+
+
+def pad_token_id(tokenizer) -> int:
+    """The id sequences are right-padded with (masked out, so any id would do; 0 when the tokenizer has none)."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from irpo.config import DPOConfig
-from irpo.dpo.loss import completion_logprobs, dpo_loss
-from irpo.dpo.pairs import group_tensors
+from irpo.dpo.pairs import pad_token_id
+from irpo.dpo.step import PreferenceObjective, preference_loss
 from irpo.ds_train import (
     OptimizerPlan,
     TrainerRun,
@@ -35,7 +35,7 @@ from irpo.ds_train import (
 class DPOLoopConfig:
     setup: WorkerSetup
     policy_dir: str  # the policy trained, and the reference its log-probs were taken from
-    beta: float
+    objective: PreferenceObjective
     epochs: int
     seed: int
     shuffle_buffer: int  # pairs each worker shuffles among
@@ -43,7 +43,7 @@ class DPOLoopConfig:
 
 def dpo_loop(ray_config: dict) -> None:
     """One Ray Train worker: DPO over this worker's shard of pairs, then an HF checkpoint."""
-    import ray.train
+    import ray.train.torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     config: DPOLoopConfig = ray_config["loop"]
@@ -51,7 +51,8 @@ def dpo_loop(ray_config: dict) -> None:
     worker_threads(setup.cpus_per_worker)
     tokenizer = AutoTokenizer.from_pretrained(config.policy_dir)
     dtype = torch.bfloat16 if plan.precision == "bf16" else torch.float32
-    engine = deepspeed_engine(AutoModelForCausalLM.from_pretrained(config.policy_dir, dtype=dtype), plan)
+    model = AutoModelForCausalLM.from_pretrained(config.policy_dir, dtype=dtype).to(ray.train.torch.get_device())
+    engine = deepspeed_engine(model, plan)
     shard = ray.train.get_dataset_shard("train")
     history, start, prompts_seen = [], time.perf_counter(), 0
     micro_steps = plan.total_steps * plan.grad_accum
@@ -60,22 +61,15 @@ def dpo_loop(ray_config: dict) -> None:
         for batch in shard.iter_batches(batch_size=plan.micro_batch, batch_format="numpy",
                                         local_shuffle_buffer_size=config.shuffle_buffer,
                                         local_shuffle_seed=config.seed + epoch):
-            tensors, group, rules = group_tensors(batch, tokenizer.pad_token_id or 0)
-            logps = completion_logprobs(engine.module, **tensors, **rules)
-            winners = len(batch["prompt_ids"])
-            ref_rejected = np.concatenate([np.asarray(r, dtype=np.float32) for r in batch["ref_rejected"]])
-            stats = dpo_loss(logps[:winners], logps[winners:], torch.tensor(batch["ref_chosen"], dtype=torch.float32),
-                             torch.from_numpy(ref_rejected), group, config.beta, plan.micro_batch)
+            stats = preference_loss(engine.module, batch, pad_token_id(tokenizer), config.objective)
             engine.backward(stats.loss)
             engine.step()
-            prompts_seen += winners
-            history.append({"epoch": epoch, "loss": stats.loss.item() * plan.micro_batch / winners,
-                            "chosen_reward": stats.chosen_reward, "rejected_reward": stats.rejected_reward,
-                            "margin": stats.margin, "accuracy": stats.accuracy, "lr": engine.get_lr()[0],
+            prompts_seen += len(batch["prompt_ids"])
+            history.append({"epoch": epoch, **stats.floats(), "lr": engine.get_lr()[0],
                             "prompts_per_second": prompts_seen / (time.perf_counter() - start)})
             if rank0 and len(history) % report_every == 0:
                 done = len(history) / micro_steps
-                report_progress(setup, f"DPO {done:.0%}: loss {history[-1]['loss']:.3f}, pair accuracy "
+                report_progress(setup, f"DPO {done:.0%}: loss {history[-1]['per_prompt']:.3f}, pair accuracy "
                                         f"{history[-1]['accuracy']:.2f}, ETA "
                                         f"{(time.perf_counter() - start) * (1 / done - 1):.0f} s")
         ray.train.report({"epoch": epoch, **history[-1]} if history else {"epoch": epoch})
@@ -85,22 +79,30 @@ def dpo_loop(ray_config: dict) -> None:
     finish_worker()
 
 
+def trains_in_bf16(config: DPOConfig, role) -> bool:
+    """DPO's precision: bf16 weights on GPUs (when `irpo.dpo.bf16`), fp32 on CPUs. The reference
+    log-probs are taken in the same precision, so that at the first step policy and reference agree."""
+    return config.bf16 and role.gpus > 0
+
+
 def train_dpo(dataset, n_prompts: int, policy_dir: Path, config: DPOConfig, run: TrainerRun) -> dict:
     """DPO from `policy_dir` (also the reference) into the HF directory `run.out`; returns the summary."""
     role = run.role
     grad_accum = max(1, config.batch_size // (config.micro_batch_size * role.workers))
     steps_per_epoch = max(1, math.ceil(n_prompts / (config.micro_batch_size * role.workers * grad_accum)))
-    bf16 = config.bf16 and role.gpus > 0  # CPUs train in fp32
+    bf16 = trains_in_bf16(config, role)
     plan = OptimizerPlan(lr=config.lr, total_steps=steps_per_epoch * config.epochs, warmup_ratio=config.warmup_ratio,
                          micro_batch=config.micro_batch_size, grad_accum=grad_accum, zero_stage=role.zero_stage,
                          precision="bf16" if bf16 else "fp32")
+    objective = PreferenceObjective(config.beta, config.nll_weight, config.dpo_weight, config.micro_batch_size)
     loop_config = DPOLoopConfig(WorkerSetup(str(run.out.resolve()), role.cpus, plan), str(policy_dir.resolve()),
-                                config.beta, config.epochs, run.seed,
+                                objective, config.epochs, run.seed,
                                 shuffle_buffer=max(config.micro_batch_size, n_prompts // role.workers))
     run_ray_train(dpo_loop, loop_config, role, {"train": dataset}, run.storage, "dpo")
     history = json.loads((run.out / "dpo_history.json").read_text())
     tail = history[-max(1, len(history) // 4):]
     summary = {key: float(np.mean([h[key] for h in tail])) for key in
-               ("loss", "chosen_reward", "rejected_reward", "margin", "accuracy")}
+               ("per_prompt", "dpo", "nll", "chosen_reward", "rejected_reward", "margin", "accuracy", "kl")}
     return {"prompts": n_prompts, "optimizer_steps": steps_per_epoch * config.epochs, "bf16": bf16,
-            "first_loss": history[0]["loss"] if history else None, "last_quarter": summary}
+            "first_loss": history[0]["per_prompt"] if history else None,
+            "first_dpo_loss": history[0]["dpo"] if history else None, "last_quarter": summary}

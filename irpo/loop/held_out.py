@@ -12,14 +12,15 @@ from dataclasses import asdict
 import numpy as np
 
 from auction.config import AuctionConfig
-from auction.metrics import AnswerOutcome, monotone_share, monotonicity, summarize
+from auction.metrics import AnswerOutcome, bid_percentile, bid_slope, monotone_share, monotonicity, summarize
 from judge.judged_sample import JudgedSample
 from judge.optimum import bid_blind_allocation, optimal_allocation
 from judge.simulated_user import SimulatedUser
+from judge.world import World
 
 METRIC_KEYS = ("revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
                "allocation_efficiency", "monotonicity_spearman", "monotonicity_spearman_stderr", "monotone_share",
-               "bid_slope", "bid_slope_stderr")
+               "bid_slope", "bid_slope_stderr", "related_share", "inserted_bid_percentile")
 
 
 def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) -> tuple[float, float]:
@@ -51,7 +52,21 @@ def evaluate_samples(samples: Sequence[JudgedSample], user: SimulatedUser, aucti
     metrics["bid_blind_efficiency"] = blind / optimum if optimum else 0.0
     probe = probe_curves([s for s in samples if s.purpose == "probe"], exact)
     metrics.update(probe_metrics(probe))
+    metrics.update(inserted_ad_traits(evaluated, user.world))
     return metrics
+
+
+def inserted_ad_traits(samples: Sequence[JudgedSample], world: World) -> dict:
+    """What the inserted ads are: the share related to the query or the user (relevance learnt) and where
+    their bids rank among the candidates' (0.5 on average for bid-blind choices, 1 for the highest bid)."""
+    related, percentiles = [], []
+    for sample in samples:
+        query, bids = world.queries[sample.request_id], sample.bids
+        for ad_id in sample.answer.ad_ids:
+            related.append(world.is_related(query, ad_id))
+            percentiles.append(bid_percentile(bids[ad_id], list(bids.values())))
+    return {"related_share": float(np.mean(related)) if related else None,
+            "inserted_bid_percentile": float(np.mean(percentiles)) if percentiles else None}
 
 
 def probe_curves(probe: Sequence[JudgedSample], exact: bool = True) -> dict[tuple[str, str], list[tuple[float, float]]]:
@@ -77,11 +92,10 @@ def probe_metrics(curves: dict, resamples: int = 200) -> dict:
     rng = np.random.default_rng(0)
     boot = [monotonicity(grid, list(rows[rng.integers(0, len(rows), len(rows))].mean(axis=0)))
             for _ in range(resamples)]
-    slopes = np.polyfit(np.array(grid, dtype=float), rows.T, 1)[0] * 100
+    slope, slope_stderr = bid_slope(grid, rows.tolist())
     return {"monotonicity_spearman": monotonicity(grid, list(rows.mean(axis=0))),
             "monotonicity_spearman_stderr": float(np.std(boot)),
             "monotone_share": monotone_share(rows.tolist()),
-            "bid_slope": float(slopes.mean()), "bid_slope_stderr": float(slopes.std(ddof=1) / np.sqrt(len(slopes)))
-            if len(slopes) > 1 else None,
+            "bid_slope": slope, "bid_slope_stderr": slope_stderr,
             "probe_curve": [[b, float(v), float(e)] for b, v, e in
                             zip(grid, rows.mean(axis=0), rows.std(axis=0, ddof=1) / np.sqrt(len(rows)))]}

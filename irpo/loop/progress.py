@@ -48,7 +48,9 @@ def _policy(r: dict) -> str:
         return f"skipped ({r['skipped']})"
     last = r.get("last_quarter") or {}
     return (f"{r['optimizer_steps']} DPO steps on {r['prompts']} prompts; loss {r['first_loss']:.3f} -> "
-            f"{last.get('loss', float('nan')):.3f}, pair accuracy {last.get('accuracy', float('nan')):.2f}")
+            f"{last.get('per_prompt', float('nan')):.3f}, pair accuracy {last.get('accuracy', float('nan')):.2f}, "
+            f"implicit rewards winners {last.get('chosen_reward', float('nan')):+.3f} losers "
+            f"{last.get('rejected_reward', float('nan')):+.3f}")
 
 
 SUMMARIES: dict[str, Callable[[dict], str]] = {"samples": _samples, "reward_model": _reward_model, "pairs": _pairs,

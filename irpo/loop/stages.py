@@ -23,6 +23,7 @@ from auction.metrics import spearman
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
 from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
+from irpo.dpo.trainer import trains_in_bf16
 from irpo.ds_train import TrainerRun
 from irpo.loop.held_out import evaluate_samples
 from irpo.loop.run_store import copy_stage_contents
@@ -101,7 +102,7 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
     columns = text_columns(config.mention_context)
-    embeddings = embed_texts([t for c in columns for t in rows[c]], config.encoder, inputs.roles.judge.cpus)
+    embeddings = embed_texts([t for c in columns for t in rows[c]], config.encoder, inputs.roles.scorer)
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
     train = feature_arrays(rows[fit], embeddings, users, ads, columns)
     valid = feature_arrays(rows[stop], embeddings, users, ads, columns) if stop.any() else None
@@ -154,7 +155,7 @@ def click_probabilities(inputs: StageInputs, samples: Sequence[JudgedSample], ro
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
     columns = text_columns_of(meta)
-    embeddings = embed_texts([t for c in columns for t in rows[c]], meta["encoder"], inputs.roles.judge.cpus)
+    embeddings = embed_texts([t for c in columns for t in rows[c]], meta["encoder"], inputs.roles.scorer)
     users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
     return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads, columns)))
 
@@ -190,9 +191,12 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
         records = preference_records(samples, preferences, index, tokenizer, inputs.prompt_style)
         # seeded by the epoch's name, not its path: a run resumed elsewhere shuffles the same way
         random.Random(f"{inputs.irpo.seed}|pairs|{samples_dir.parent.name}").shuffle(records)
+        scorer = inputs.roles.scorer
         dataset = ray.data.from_items(records).map_batches(
-            ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir)}, batch_size=32,
-            batch_format="pandas", concurrency=1, num_cpus=inputs.roles.judge.cpus)
+            ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir),
+                                                      "bf16": trains_in_bf16(inputs.irpo.dpo, inputs.roles.policy_trainer)},
+            batch_size=32, batch_format="pandas", concurrency=scorer.replicas, num_cpus=scorer.cpus,
+            num_gpus=scorer.gpus)
         dataset.write_parquet(str(out / "pairs"))
     return summary
 

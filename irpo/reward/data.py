@@ -16,6 +16,7 @@ import pandas as pd
 
 from auction.parser import ParsedAnswer, mention_sentence
 from auction.types import AuctionRequest
+from cluster.layout import ScorerRole
 from judge.judged_sample import JudgedSample
 
 log = logging.getLogger(__name__)
@@ -69,17 +70,18 @@ class EncoderWorker:
         return {"text": batch["text"], "embedding": self.encoder.encode([str(t) for t in batch["text"]])}
 
 
-def embed_texts(texts: list[str], encoder: str, cpus: float = 1) -> dict[str, np.ndarray]:
-    """Embeddings of the distinct `texts`, computed by an encoder actor in Ray Data."""
+def embed_texts(texts: list[str], encoder: str, role: ScorerRole = ScorerRole()) -> dict[str, np.ndarray]:
+    """Embeddings of the distinct `texts`, computed by the scorer role's encoder actors in Ray Data."""
     import ray.data
 
     start = time.perf_counter()
     distinct = list(dict.fromkeys(texts))
     dataset = ray.data.from_items([{"text": t} for t in distinct])  # starts a local Ray if none runs
     # The stage runs alone, so the encoder may use every CPU free now (1.9x faster with 2 threads than 1).
-    threads = max(1, int(ray.available_resources().get("CPU", cpus)))
+    threads = max(1, int(ray.available_resources().get("CPU", role.cpus)))
     rows = dataset.map_batches(EncoderWorker, fn_constructor_kwargs={"encoder": encoder, "threads": threads},
-                               batch_size=ENCODE_BATCH, concurrency=1, num_cpus=cpus).take_all()
+                               batch_size=ENCODE_BATCH, concurrency=role.replicas, num_cpus=role.cpus,
+                               num_gpus=role.gpus).take_all()
     log.info("embedded %d distinct texts in %.1fs", len(rows), time.perf_counter() - start)
     return {row["text"]: np.asarray(row["embedding"], dtype=np.float32) for row in rows}
 

@@ -54,7 +54,14 @@ def logits_of(model: PCTRModel, batch: dict[str, torch.Tensor], text_dim: int) -
 
 
 def _drop_ids(ids: torch.Tensor) -> torch.Tensor:
-    return torch.where(torch.rand(ids.shape) < ID_DROPOUT, torch.zeros_like(ids), ids)
+    return torch.where(torch.rand(ids.shape, device=ids.device) < ID_DROPOUT, torch.zeros_like(ids), ids)
+
+
+def click_step_loss(model, batch: dict[str, torch.Tensor], text_dim: int) -> torch.Tensor:
+    """One training micro-batch of click rows (on the model's device): BCE with ID dropout, which trains
+    the "unseen" rows of the ID tables that test users and new ads map to."""
+    batch = {**batch, "user": _drop_ids(batch["user"]), "ad": _drop_ids(batch["ad"])}
+    return click_loss(logits_of(model, batch, text_dim), batch["clicked"])
 
 
 @dataclass(frozen=True)
@@ -68,21 +75,21 @@ class RewardLoopConfig:
 
 def reward_model_loop(ray_config: dict) -> None:
     """One Ray Train worker: BCE on this worker's shard of click rows; rank 0 saves the weights."""
-    import ray.train
+    import ray.train.torch
 
     config: RewardLoopConfig = ray_config["loop"]
     setup, meta = config.setup, config.meta
     worker_threads(setup.cpus_per_worker)
     torch.manual_seed(config.seed)
-    engine = deepspeed_engine(build_model(meta), setup.optimizer)
+    device = ray.train.torch.get_device()
+    engine = deepspeed_engine(build_model(meta).to(device), setup.optimizer)
     shard = ray.train.get_dataset_shard("train")
-    valid = {k: torch.from_numpy(np.asarray(v)) for k, v in config.valid.items()} if config.valid else None
+    valid = {k: torch.from_numpy(np.asarray(v)).to(device) for k, v in config.valid.items()} if config.valid else None
     history, best = [], (math.inf, None)
     for epoch in range(config.epochs):
         losses = []
-        for batch in shard.iter_torch_batches(batch_size=setup.optimizer.micro_batch):
-            batch = {**batch, "user": _drop_ids(batch["user"]), "ad": _drop_ids(batch["ad"])}
-            loss = click_loss(logits_of(engine, batch, meta["text_dim"]), batch["clicked"])
+        for batch in shard.iter_torch_batches(batch_size=setup.optimizer.micro_batch, device=device):
+            loss = click_step_loss(engine, batch, meta["text_dim"])
             engine.backward(loss)
             engine.step()
             losses.append(loss.item())
@@ -93,7 +100,8 @@ def reward_model_loop(ray_config: dict) -> None:
                 best = (history[-1]["valid_log_loss"], copy.deepcopy(engine.module.state_dict()))
         ray.train.report(history[-1])
     if ray.train.get_context().get_world_rank() == 0:
-        torch.save(best[1] or engine.module.state_dict(), Path(setup.out_dir) / "pctr.pt")
+        weights = best[1] or engine.module.state_dict()
+        torch.save({k: v.cpu() for k, v in weights.items()}, Path(setup.out_dir) / "pctr.pt")
         (Path(setup.out_dir) / HISTORY_FILE).write_text(json.dumps(history, indent=1))
     finish_worker()
 
