@@ -93,8 +93,9 @@ def test_nll_term_adds_each_winners_per_token_negative_log_likelihood_computed_b
 
     batch = {"prompt_ids": [[5, 6], [7]], "chosen_ids": [[8, 9, 10], [11]], "rejected_ids": [[[12]], [[13, 14]]],
              "banned": [[], []], "once": [[], []]}
-    logits = {0: model(torch.tensor([[5, 6, 8, 9, 10]])).logits[0].log_softmax(-1),
-              1: model(torch.tensor([[7, 11]])).logits[0].log_softmax(-1)}
+    with torch.no_grad():
+        logits = {0: model(torch.tensor([[5, 6, 8, 9, 10]])).logits[0].log_softmax(-1),
+                  1: model(torch.tensor([[7, 11]])).logits[0].log_softmax(-1)}
     by_hand = [-(logits[0][1, 8] + logits[0][2, 9] + logits[0][3, 10]) / 3, -logits[1][0, 11]]
     expected_nll = float(sum(by_hand) / 2)
     ref = preference_logprobs(model, batch, pad_id=0)
@@ -151,3 +152,30 @@ def test_masked_log_probs_equal_the_distribution_the_sampler_drew_from_under_the
     got = completion_logprobs(model, out.sequences, torch.ones_like(out.sequences), mask,
                               banned=[list(rules.banned)], once=[list(rules.once)])
     assert got.item() == pytest.approx(sampler.item(), abs=1e-4)
+
+
+@pytest.mark.parametrize("rules", [False, True])
+def test_prompt_shared_log_probs_equal_whole_sequence_log_probs_and_their_gradients(model, rules):
+    """Records with prompts of different lengths, one to three losers each, completions of different
+    lengths: the prompt-shared pass gives the same log-probs (to 1e-5) and the same gradients."""
+    from irpo.dpo.step import preference_logprobs
+
+    torch.manual_seed(1)
+    tokens = lambda n: torch.randint(5, 400, (n,)).tolist()  # noqa: E731
+    batch = {"prompt_ids": [tokens(9), tokens(4), tokens(13)],
+             "chosen_ids": [tokens(5), tokens(1), tokens(7)],
+             "rejected_ids": [[tokens(3)], [tokens(6), tokens(2)], [tokens(7), tokens(4), tokens(1)]],
+             "banned": [tokens(6) if rules else [], [], tokens(3) if rules else []],
+             "once": [tokens(40) if rules else [], tokens(40) if rules else [], []]}
+    results = []
+    for share in (True, False):
+        model.zero_grad()
+        logps = preference_logprobs(model, batch, pad_id=0, share_prompt=share)
+        (logps.chosen.sum() - 0.5 * logps.rejected.sum()).backward()
+        results.append((logps, [p.grad.clone() for p in model.parameters()]))
+    (shared, shared_grads), (whole, whole_grads) = results
+    assert torch.allclose(shared.chosen, whole.chosen, atol=1e-5)
+    assert torch.allclose(shared.rejected, whole.rejected, atol=1e-5)
+    assert shared.group.tolist() == whole.group.tolist() == [0, 1, 1, 2, 2, 2]
+    assert shared.chosen_tokens.tolist() == whole.chosen_tokens.tolist() == [5, 1, 7]
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(shared_grads, whole_grads))

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 from cluster.layout import RayLayout
 from cluster.ray_session import init_ray
 from irpo.base.checks import auction_checks, comparison_accuracy
+from irpo.base.shipped import write_build_record
 from irpo.config import BasePolicyConfig
 from judge.config import JudgeConfig
 from judge.environment import get_world, simulated_user
@@ -36,8 +38,17 @@ def build_base(judge: JudgeConfig, out: str, base: BasePolicyConfig, rollout: Ro
                          "(for free-text worlds use `base import-smollm2` or any HF instruct model)")
     world = get_world(judge.world, judge.world_seed)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
+    start = time.perf_counter()
     model_dir = build_tiny_base(world, out, base, layout.roles.base_trainer)
-    return check_base(model_dir, simulated_user(world, judge), rollout, check_requests)
+    seconds = time.perf_counter() - start
+    report = check_base(model_dir, simulated_user(world, judge), rollout, check_requests)
+    checks = {**report["auction"], "number_comparison_accuracy": report["number_comparison"]["accuracy"]}
+    write_build_record(Path(model_dir), base, build_command(), seconds, checks)
+    return report
+
+
+def build_command() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
 
 
 def check_base(model_dir: str | Path, user: SimulatedUser, rollout: RolloutConfig, check_requests: int = 300) -> dict:

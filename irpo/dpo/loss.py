@@ -1,8 +1,11 @@
 """DPO on winner-vs-loser pairs (METHOD.md section 4), with completion-only, masked log-probs.
 
-Only completion positions go through the LM head, and the fp32 log-softmax runs a chunk of positions
-at a time: the full-vocabulary logits of every prompt position dominate memory otherwise (ENV.md:
-0.6B, 8 pairs x 1024 tokens, 63 GB -> 43 GB at the same speed).
+A preference record's winner and losers share its prompt: `shared_prompt_logprobs` runs each prompt
+through the model once and its completions on the prompt's cached keys and values (the prompt is ~85%
+of a tiny-world sequence, and ~3k of ~3.1k tokens at paper scale). Only completion positions go
+through the LM head, and the fp32 log-softmax runs a chunk of positions at a time: the full-vocabulary
+logits of every prompt position dominate memory otherwise (ENV.md: 0.6B, 8 pairs x 1024 tokens,
+63 GB -> 43 GB at the same speed).
 
 With decoding rules (tokens a request bans, tokens allowed once: rollout.mention_mask) the answers were
 sampled from the model's distribution renormalised over the allowed tokens, so that is the
@@ -29,8 +32,40 @@ def completion_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Te
     hidden = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     targets = completion_mask[:, 1:].bool()  # position t predicts token t + 1
     rows, cols = targets.nonzero(as_tuple=True)
-    states = hidden[:, :-1][rows, cols]
-    tokens = input_ids[:, 1:][rows, cols]
+    return _summed_logprobs(model, hidden[:, :-1][rows, cols], rows, input_ids[:, 1:][rows, cols],
+                            input_ids.shape[0], chunk, banned, once)
+
+
+def shared_prompt_logprobs(model, prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor,
+                           completion_mask: torch.Tensor, owner: torch.Tensor, chunk: int = 128,
+                           banned: Sequence[Sequence[int]] | None = None,
+                           once: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
+    """The sums `completion_logprobs` gives for the sequences prompt[owner[r]] + completion[r], with each
+    prompt through the model once: its keys and values are computed in one pass over the (right-padded)
+    prompts, then shared by all of its completions, which run as one batch on that cache. Gradients
+    flow into the shared prompt pass. `banned`/`once` are per completion row.
+    """
+    decoder = model.get_decoder()
+    prompts = decoder(input_ids=prompt_ids, attention_mask=prompt_mask, use_cache=True)
+    cache = prompts.past_key_values
+    cache.batch_select_indices(owner)
+    lengths = prompt_mask.sum(1)
+    width = completion_ids.shape[1]
+    positions = lengths[owner, None] + torch.arange(width, device=completion_ids.device)
+    hidden = decoder(input_ids=completion_ids, attention_mask=torch.cat([prompt_mask[owner], completion_mask], 1),
+                     position_ids=positions, past_key_values=cache, use_cache=True).last_hidden_state
+    rows, cols = completion_mask.bool().nonzero(as_tuple=True)
+    # token 0 of a completion is predicted at its prompt's last position, token t > 0 at completion t - 1
+    last_prompt_state = prompts.last_hidden_state[owner[rows], lengths[owner[rows]] - 1]
+    states = torch.where((cols == 0)[:, None], last_prompt_state, hidden[rows, (cols - 1).clamp(min=0)])
+    return _summed_logprobs(model, states, rows, completion_ids[rows, cols], completion_ids.shape[0], chunk,
+                            banned, once)
+
+
+def _summed_logprobs(model, states: torch.Tensor, rows: torch.Tensor, tokens: torch.Tensor, n_rows: int, chunk: int,
+                     banned, once) -> torch.Tensor:
+    """Per row, the summed log-prob of `tokens` (in sequence order within each row) given the hidden
+    `states` that predict them: only these positions go through the LM head, `chunk` at a time."""
     disallowed = _disallowed(rows, tokens, banned, once) if banned is not None or once is not None else None
     head = model.get_output_embeddings()
     picked = []
@@ -39,8 +74,8 @@ def completion_logprobs(model, input_ids: torch.Tensor, attention_mask: torch.Te
         if disallowed is not None:
             logits = logits.masked_fill(_dense(disallowed, start, logits.shape, logits.device), float("-inf"))
         picked.append(logits.log_softmax(-1).gather(-1, tokens[start : start + chunk, None]).squeeze(-1))
-    per_token = torch.cat(picked) if picked else hidden.new_zeros(0, dtype=torch.float32)
-    return torch.zeros(input_ids.shape[0], dtype=torch.float32, device=input_ids.device).index_add(0, rows, per_token)
+    per_token = torch.cat(picked) if picked else states.new_zeros(0, dtype=torch.float32)
+    return torch.zeros(n_rows, dtype=torch.float32, device=states.device).index_add(0, rows, per_token)
 
 
 def _disallowed(rows: torch.Tensor, tokens: torch.Tensor, banned, once) -> tuple[list[int], list[int]]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from irpo.dpo.loss import DPOStats, completion_logprobs, dpo_loss
-from irpo.dpo.pairs import group_tensors
+from irpo.dpo.loss import DPOStats, completion_logprobs, dpo_loss, shared_prompt_logprobs
+from irpo.dpo.pairs import group_tensors, shared_prompt_tensors
 
 
 @dataclass(frozen=True)
@@ -26,26 +26,34 @@ class PreferenceLogprobs:
 @dataclass(frozen=True)
 class PreferenceObjective:
     """What `dpo_loss` weighs: beta, the weights of its DPO and NLL terms, and the prompts a full
-    micro-batch holds (its normaliser)."""
+    micro-batch holds (its normaliser); and whether a record's completions share its prompt's pass."""
 
     beta: float
     nll_weight: float
     dpo_weight: float
     prompts: int
+    share_prompt: bool = True
 
 
 def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def preference_logprobs(model, batch: dict, pad_id: int) -> PreferenceLogprobs:
+def preference_logprobs(model, batch: dict, pad_id: int, share_prompt: bool = True) -> PreferenceLogprobs:
     """Log-probs of every record's winner and losers under the model, masked by each record's decoding
-    rules; the batch's tensors are built on the model's device."""
-    tensors, group, rules = group_tensors(batch, pad_id, model_device(model))
-    logps = completion_logprobs(model, **tensors, **rules)
+    rules; the batch's tensors are built on the model's device. With `share_prompt` each record's
+    prompt goes through the model once for all its completions (equal log-probs, fewer FLOPs); a model
+    that recomputes activations (gradient checkpointing) keeps no cache, so it runs whole sequences."""
     winners = len(batch["prompt_ids"])
-    return PreferenceLogprobs(logps[:winners], logps[winners:], group,
-                              tensors["completion_mask"][:winners].sum(1))
+    if share_prompt and not getattr(model, "is_gradient_checkpointing", False):
+        tensors, group, rules = shared_prompt_tensors(batch, pad_id, model_device(model))
+        logps = shared_prompt_logprobs(model, **tensors, **rules)
+        lengths = tensors["completion_mask"][:winners].sum(1)
+    else:
+        tensors, group, rules = group_tensors(batch, pad_id, model_device(model))
+        logps = completion_logprobs(model, **tensors, **rules)
+        lengths = tensors["completion_mask"][:winners].sum(1)
+    return PreferenceLogprobs(logps[:winners], logps[winners:], group, lengths)
 
 
 def reference_tensors(batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +65,7 @@ def reference_tensors(batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 def preference_loss(model, batch: dict, pad_id: int, objective: PreferenceObjective) -> DPOStats:
     """The loss of one micro-batch of preference records carrying their reference log-probs."""
-    policy = preference_logprobs(model, batch, pad_id)
+    policy = preference_logprobs(model, batch, pad_id, objective.share_prompt)
     ref_chosen, ref_rejected = reference_tensors(batch, policy.chosen.device)
     return dpo_loss(policy.chosen, policy.rejected, ref_chosen, ref_rejected, policy.group, objective.beta,
                     objective.prompts, policy.chosen_tokens, objective.nll_weight, objective.dpo_weight)

@@ -13,6 +13,7 @@ from cluster.config import ClusterConfig
 from cluster.layout import RayLayout
 from cluster.ray_session import init_ray, session_log_dir
 from cluster.tracker import Tracker
+from irpo.base.shipped import shipped_base_for
 from irpo.config import IRPOConfig
 from irpo.loop.driver import IRPODriver, stage_plan
 from irpo.loop.progress import Progress
@@ -64,7 +65,8 @@ class TrainingSetup:
 
 
 def ensure_base_policy(setup: TrainingSetup) -> Path:
-    """pi_0: `rollout.policy` when given, else the tiny base policy built into RUN_DIR/base (reused once built)."""
+    """pi_0: `rollout.policy` when given; else the shipped tiny base when `irpo.base` is the config it was
+    built with; else a tiny base built into RUN_DIR/base (reused once built)."""
     policy = setup.rollout.policy
     if policy is not None:
         path = Path(policy)
@@ -73,6 +75,10 @@ def ensure_base_policy(setup: TrainingSetup) -> Path:
         if not path.exists() and policy.count("/") != 1:
             raise ValueError(f"rollout.policy: {policy!r} is neither a directory nor a hub id (org/name)")
         return path.resolve() if path.exists() else Path(policy)  # a hub id: the cluster downloads it
+    shipped = shipped_base_for(setup.irpo.base, setup.judge.world)
+    if shipped is not None:
+        log.info("pi_0: the shipped base %s (its build record: %s)", shipped, shipped / "build.json")
+        return shipped
     from irpo.base.build import build_base
 
     out = setup.run_dir / "base"
@@ -88,7 +94,8 @@ def run_training(setup: TrainingSetup, after_loop: AfterLoop | None = None) -> d
     init_ray(setup.layout.address, setup.layout.num_cpus, setup.layout.runtime_env.env_vars)
     link_ray_logs(run_dir)
     progress = Progress(stage_plan(setup.irpo) + list(after_loop.stages if after_loop else ()))
-    building = setup.rollout.policy is None and not (run_dir / "base" / "base_report.json").is_file()
+    building = (setup.rollout.policy is None and shipped_base_for(setup.irpo.base, setup.judge.world) is None
+                and not (run_dir / "base" / "base_report.json").is_file())
     progress.announce("base policy build (~5 min on 2 CPU cores), then " if building else "")
     base_started = time.time()
     base = ensure_base_policy(setup)
