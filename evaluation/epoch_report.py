@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evaluation.plots import epoch_bid_curves
+from irpo.loop.run_summary import idle_phases
 
 
 def bid_response_report(report: dict, out: Path) -> None:
@@ -22,6 +23,7 @@ def bid_response_report(report: dict, out: Path) -> None:
                      f"{_pm(m.get('allocation_efficiency'))} | {_pm(m.get('ads_per_answer'), digits=2)} | "
                      f"{_pm(m.get('related_share'))} | {_pm(m.get('inserted_bid_percentile'))} |")
     lines += ["", f"![bid response by epoch]({plot.name})", "", *phase_table(report["epochs"])]
+    lines += [f"**Warning: {warning}.**" for warning in idle_phases(report)]
     markdown = out / "report.md"
     kept = markdown.read_text().split(lines[1])[0].rstrip("\n") + "\n" if markdown.is_file() else ""
     markdown.write_text(kept + "\n".join(lines))  # replaces the section a resumed run wrote before

@@ -27,6 +27,16 @@ def encoder_dir(name: str) -> str | Path:
     return packaged_minilm_dir() if name == "all-MiniLM-L6-v2" else name
 
 
+def text_encoder(name: str):
+    """The frozen encoder `name` stands for: `minilm-static`, the static encoder distilled from the
+    packaged MiniLM (judge.static_encoder); `all-MiniLM-L6-v2`, the packaged MiniLM; else an HF directory."""
+    from judge.static_encoder import STATIC_NAME, StaticEncoder
+
+    if name == STATIC_NAME:
+        return StaticEncoder.distilled(packaged_minilm_dir())
+    return SentenceEncoder(encoder_dir(name))
+
+
 class SentenceEncoder:
     def __init__(self, model_dir: str | Path, batch_size: int = 64, max_length: int = 128):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -34,3 +34,13 @@ def test_the_terminal_shows_the_projects_info_and_only_errors_from_libraries():
     assert keep.filter(record("irpo.loop.driver", logging.INFO))
     assert not keep.filter(record("ray.train", logging.WARNING))
     assert keep.filter(record("vllm", logging.ERROR))
+
+
+def test_an_epoch_without_click_rows_or_pairs_is_named_in_the_closing_summary():
+    from irpo.loop.run_summary import idle_phases
+
+    report = {"epochs": [{"epoch": 1, "reward_model": {"click_rows": 0}, "dpo": {"prompts": 0, "skipped": "no pairs"}},
+                         {"epoch": 2, "reward_model": {"click_rows": 900}, "dpo": {"prompts": 40}}]}
+    warnings = idle_phases(report)
+    assert len(warnings) == 2 and all(w.startswith("epoch 1:") for w in warnings)
+    assert "no click rows" in warnings[0] and "DPO did not run" in warnings[1]

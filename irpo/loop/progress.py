@@ -45,7 +45,7 @@ def _pairs(r: dict) -> str:
 
 def _policy(r: dict) -> str:
     if r.get("skipped"):
-        return f"skipped ({r['skipped']})"
+        return f"NOT TRAINED ({r['skipped']})"
     last = r.get("last_quarter") or {}
     return (f"{r['optimizer_steps']} DPO steps on {r['prompts']} prompts; loss {r['first_loss']:.3f} -> "
             f"{last.get('per_prompt', float('nan')):.3f}, pair accuracy {last.get('accuracy', float('nan')):.2f}, "

@@ -26,6 +26,21 @@ def _change(base: dict, final: dict, key: str, digits: int = 3) -> str:
     return f"{before:.{digits}f} -> {after:.{digits}f}"
 
 
+def idle_phases(report: dict) -> list[str]:
+    """Epochs whose reward phase had no click to fit or whose policy phase had no pair to train on: the
+    run still finishes, but such an epoch taught the policy nothing, and the user must hear of it."""
+    warnings = []
+    for epoch in report.get("epochs", []):
+        reward_model, dpo = epoch.get("reward_model") or {}, epoch.get("dpo") or {}
+        if reward_model.get("click_rows") == 0:
+            warnings.append(f"epoch {epoch['epoch']}: the reward phase had no click rows (no valid ad inserted): no "
+                            "reward model was fitted")
+        if dpo.get("prompts") == 0:
+            warnings.append(f"epoch {epoch['epoch']}: the policy phase had no preference pairs: DPO did not run and the "
+                            "policy is unchanged")
+    return warnings
+
+
 def closing_summary(report: dict, run_dir: Path) -> str:
     """The lines a user reads when `train` ends: where the results are and what they say."""
     base, final = report["final"]["base"], report["final"]["llm_auction"]
@@ -43,6 +58,7 @@ def closing_summary(report: dict, run_dir: Path) -> str:
         f"(every stage: report.json stage_seconds)",
         f"  logs: {run_dir / 'logs'}",
     ]
+    lines += [f"  WARNING: {warning}" for warning in idle_phases(report)]
     offline = sorted((run_dir / "wandb").glob("offline-run-*"))  # named by start time: the last is the latest
     if offline:
         lines.append(f"  W&B (offline): wandb sync {offline[-1]}  (the latest directory holds the whole run)")

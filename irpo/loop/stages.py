@@ -225,6 +225,8 @@ def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_di
     from irpo.dpo.trainer import train_dpo
 
     if n_prompts == 0:  # nothing to prefer: the policy carries over unchanged
+        log.warning("policy phase: NO preference pairs (no prompt had an answer more than delta_th = %g below its "
+                    "best): DPO does not run and the policy is unchanged this epoch", inputs.irpo.delta_th)
         copy_stage_contents(policy_dir, out)
         return {"prompts": 0, "skipped": "no pairs"}
     dataset = ray.data.read_parquet(str(pairs_dir / "pairs"))

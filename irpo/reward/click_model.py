@@ -13,10 +13,10 @@ from irpo.reward.trainer import load_reward_model, predict, text_columns_of
 
 class PCTRClickModel:
     def __init__(self, directory: str | Path):
-        from judge.encoder import SentenceEncoder, encoder_dir
+        from judge.encoder import text_encoder
 
         self.model, self.meta = load_reward_model(directory)
-        self.encoder = SentenceEncoder(encoder_dir(self.meta["encoder"]))
+        self.encoder = text_encoder(self.meta["encoder"])
         self.users, self.ads = IdIndex.from_mapping(self.meta["users"]), IdIndex.from_mapping(self.meta["ads"])
         self.columns = text_columns_of(self.meta)
 

@@ -61,10 +61,10 @@ class EncoderWorker:
     def __init__(self, encoder: str, threads: int = 1):
         import torch
 
-        from judge.encoder import SentenceEncoder, encoder_dir
+        from judge.encoder import text_encoder
 
         torch.set_num_threads(min(threads, os.cpu_count() or 1))  # Ray pins an actor to its num_cpus threads
-        self.encoder = SentenceEncoder(encoder_dir(encoder))
+        self.encoder = text_encoder(encoder)
 
     def __call__(self, batch: dict) -> dict:
         return {"text": batch["text"], "embedding": self.encoder.encode([str(t) for t in batch["text"]])}
