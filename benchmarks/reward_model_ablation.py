@@ -1,15 +1,21 @@
-"""Refit the pCTR model on a finished run's samples with and without an option, and compare.
+"""Refit the pCTR model on a finished run's samples under several settings, and compare.
 
-Run: .venv/bin/python benchmarks/reward_model_ablation.py --run runs/v5 --epoch 1 [--option mention_context]
-For each setting: held-out log-loss and AUC of the fit (reward rows), and on the epoch's policy rows
-the Spearman correlation of R(pCTR) with R computed from the simulated user's exact click probabilities.
+Run: .venv/bin/python benchmarks/reward_model_ablation.py --run runs/v5 --epoch 1 \
+        encoder=all-MiniLM-L6-v2 encoder=minilm-static "encoder=minilm-static,ad_relevance=true"
+Each setting is `irpo.reward_model` keys (comma-separated key=value, values read as YAML). For each: the
+fit's held-out log-loss and AUC (reward rows, same splits and seed), its seconds (embedding included),
+and on the epoch's policy rows the Spearman correlation of R(pCTR) with R computed from the simulated
+user's exact click probabilities.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import tempfile
+import time
 from pathlib import Path
+
+import yaml
 
 from auction.metrics import spearman
 from cluster.layout import load_layout
@@ -22,9 +28,9 @@ from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
 
 
-def refit(run: Path, epoch: int, option: str, value) -> dict:
+def refit(run: Path, epoch: int, setting: dict) -> dict:
     config = load_config(run / "config.yaml")
-    reward_model = config.irpo.reward_model.model_copy(update={option: value})
+    reward_model = config.irpo.reward_model.model_copy(update=setting)
     irpo = config.irpo.model_copy(update={"reward_model": reward_model})
     layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
@@ -32,12 +38,14 @@ def refit(run: Path, epoch: int, option: str, value) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
                              Path(scratch) / "ray")
+        start = time.perf_counter()
         fit = reward_model_stage(inputs, samples_dir, Path(scratch) / "rm")
+        seconds = time.perf_counter() - start
         policy = read_samples(samples_dir, "policy")
         rows = click_rows(policy)
         rewards = answer_rewards(policy, click_probabilities(inputs, policy, rows, Path(scratch) / "rm"), config.auction)
         exact = answer_rewards(policy, rows.assign(p=exact_click_probs(policy, rows)), config.auction)
-    return {option: value, "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
+    return {**setting, "fit_seconds": round(seconds, 1), "click_rows": fit.get("click_rows"), "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
             "holdout_log_loss_base_rate": fit.get("holdout_log_loss_base_rate"), "best_epoch": fit.get("best_epoch"),
             "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
 
@@ -46,11 +54,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--epoch", type=int, default=1)
-    parser.add_argument("--option", default="mention_context")
+    parser.add_argument("settings", nargs="+", help="key=value[,key=value...] of irpo.reward_model, one per fit")
     args = parser.parse_args()
     init_ray("local", None, {})
-    for value in (False, True):
-        print(json.dumps(refit(args.run, args.epoch, args.option, value)), flush=True)
+    for text in args.settings:
+        setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(","))}
+        print(json.dumps(refit(args.run, args.epoch, setting)), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ class RewardModelConfig(StrictModel):
     hidden_dims: tuple[int, ...] = (128, 64, 32)
     mention_context: bool = Field(True, description="ours: also embed the sentence around each mention (with "
                                   "the whole answer's embedding alone the model could not tell a native placement)")
+    ad_relevance: bool = Field(False, description="ours: also read the ad's title, and its element-wise products "
+                               "with the profile-and-question and the mention sentence embeddings (a learnt "
+                               "similarity: relevance otherwise reaches the MLP only through ID embeddings)")
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(256, ge=1)
     epochs: int = Field(20, ge=1, description="most passes over one phase's clicks (a few thousand rows here)")

@@ -225,3 +225,19 @@ def test_rule_state_bans_later_required_tokens_and_the_stop_until_placed_then_fo
     assert state.forced() == 2  # 4 tokens used of 5, one required token missing
     state.advance([2])
     assert sorted(state.banned_now()) == [1, 2, 9] and state.forced() is None
+
+
+def test_ad_relevance_features_add_the_title_and_its_products_with_the_profile_and_the_mention_sentence():
+    from irpo.reward.data import IdIndex, embedded_columns, feature_arrays, text_columns, texts_of
+
+    columns = text_columns(mention_context=True, ad_relevance=True)
+    assert columns == ("query", "answer", "context", "ad", "query*ad", "context*ad")
+    assert embedded_columns(columns) == ("query", "answer", "context", "ad")
+    rows = pd.DataFrame([{"query": "q", "answer": "y", "context": "s", "ad": "t", "user_id": "u", "ad_id": "Ad-1",
+                          "position": 0, "count": 1}])
+    assert texts_of(rows, columns) == ["q", "y", "s", "t"]
+    unit = {t: v / np.linalg.norm(v) for t, v in zip("qyst", np.random.default_rng(0).normal(size=(4, 4)))}
+    text = feature_arrays(rows, unit, IdIndex(["u"]), IdIndex(["Ad-1"]), columns)["text"][0]
+    assert text.shape == (6 * 4,)
+    assert np.allclose(text[16:20], unit["q"] * unit["t"] * 2) and np.allclose(text[20:24], unit["s"] * unit["t"] * 2)
+    assert np.isclose(text[16:20].sum() / 2, unit["q"] @ unit["t"])  # their sum is the cosine similarity

@@ -28,7 +28,8 @@ from irpo.ds_train import TrainerRun
 from irpo.loop.held_out import evaluate_samples
 from irpo.loop.run_store import copy_stage_contents
 from irpo.loop.sampling import read_samples, sample_and_judge
-from irpo.reward.data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns
+from irpo.reward.click_model import pctr_probabilities
+from irpo.reward.data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns, texts_of
 from irpo.reward.trainer import (
     ClickFeatures,
     auc,
@@ -37,7 +38,6 @@ from irpo.reward.trainer import (
     load_reward_model,
     log_loss,
     predict,
-    text_columns_of,
 )
 from judge.config import JudgeConfig
 from judge.judged_sample import JudgedSample
@@ -101,8 +101,8 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
         log.warning("reward phase: the policy inserted no valid ad, so there is no click to fit; p = 0 this epoch")
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
-    columns = text_columns(config.mention_context)
-    embeddings = embed_texts([t for c in columns for t in rows[c]], config.encoder, inputs.roles.scorer)
+    columns = text_columns(config.mention_context, config.ad_relevance)
+    embeddings = embed_texts(texts_of(rows, columns), config.encoder, inputs.roles.scorer)
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
     train = feature_arrays(rows[fit], embeddings, users, ads, columns)
     valid = feature_arrays(rows[stop], embeddings, users, ads, columns) if stop.any() else None
@@ -154,10 +154,8 @@ def click_probabilities(inputs: StageInputs, samples: Sequence[JudgedSample], ro
     if not is_reward_model(reward_model_dir):  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
-    columns = text_columns_of(meta)
-    embeddings = embed_texts([t for c in columns for t in rows[c]], meta["encoder"], inputs.roles.scorer)
-    users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
-    return rows.assign(p=predict(model, meta, feature_arrays(rows, embeddings, users, ads, columns)))
+    return rows.assign(p=pctr_probabilities(model, meta, rows,
+                                            lambda texts: embed_texts(texts, meta["encoder"], inputs.roles.scorer)))
 
 
 def exact_click_probs(samples: Sequence[JudgedSample], rows: pd.DataFrame) -> list[float]:

@@ -1,14 +1,26 @@
-"""The fitted pCTR model as auction's ClickModel: click probabilities of the ads in one answer, in-process."""
+"""Scoring with a fitted pCTR model: `pctr_probabilities` for a table of click rows (the pairs stage
+embeds their texts in Ray Data), and `PCTRClickModel`, auction's ClickModel for one answer in-process."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from auction.parser import ParsedAnswer
 from auction.types import AuctionRequest
-from irpo.reward.data import IdIndex, feature_arrays, inserted_ad_rows
-from irpo.reward.trainer import load_reward_model, predict, text_columns_of
+from irpo.reward.data import IdIndex, feature_arrays, inserted_ad_rows, texts_of
+from irpo.reward.trainer import PCTRModel, load_reward_model, predict, text_columns_of
+
+Embed = Callable[[list[str]], dict[str, np.ndarray]]  # distinct texts -> their embeddings
+
+
+def pctr_probabilities(model: PCTRModel, meta: dict, rows: pd.DataFrame, embed: Embed) -> np.ndarray:
+    """The model's click probability of every row (one per inserted ad, `irpo.reward.data.click_rows`)."""
+    columns = text_columns_of(meta)
+    users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
+    return predict(model, meta, feature_arrays(rows, embed(texts_of(rows, columns)), users, ads, columns))
 
 
 class PCTRClickModel:
@@ -17,14 +29,10 @@ class PCTRClickModel:
 
         self.model, self.meta = load_reward_model(directory)
         self.encoder = text_encoder(self.meta["encoder"])
-        self.users, self.ads = IdIndex.from_mapping(self.meta["users"]), IdIndex.from_mapping(self.meta["ads"])
-        self.columns = text_columns_of(self.meta)
 
     def click_probs(self, request: AuctionRequest, answer: ParsedAnswer) -> dict[str, float]:
         if not answer.inserted:
             return {}
         rows = pd.DataFrame(inserted_ad_rows(request, answer))
-        texts = list(dict.fromkeys(t for c in self.columns for t in rows[c]))
-        embeddings = dict(zip(texts, self.encoder.encode(texts)))
-        arrays = feature_arrays(rows, embeddings, self.users, self.ads, self.columns)
-        return dict(zip(answer.ad_ids, map(float, predict(self.model, self.meta, arrays))))
+        probs = pctr_probabilities(self.model, self.meta, rows, lambda texts: dict(zip(texts, self.encoder.encode(texts))))
+        return dict(zip(answer.ad_ids, map(float, probs)))

@@ -23,9 +23,22 @@ log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
 
 
-def text_columns(mention_context: bool) -> tuple[str, ...]:
-    """The click rows' texts the model reads, in the order their embeddings are concatenated."""
-    return ("query", "answer", "context") if mention_context else ("query", "answer")
+def text_columns(mention_context: bool, ad_relevance: bool = False) -> tuple[str, ...]:
+    """The click rows' text features, in the order their embeddings are concatenated. A column named
+    `a*b` is not a text but the element-wise product of two embeddings (an interaction the MLP reads
+    as a learnt similarity: the ad's title against the user's profile and question)."""
+    columns = ("query", "answer", "context") if mention_context else ("query", "answer")
+    return columns + (("ad", "query*ad", "context*ad") if ad_relevance else ())
+
+
+def embedded_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """The columns that are texts to embed (products are computed from them)."""
+    return tuple(c for c in columns if "*" not in c)
+
+
+def texts_of(rows: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Every text the rows need embedded, once each, in first-seen order."""
+    return list(dict.fromkeys(t for c in embedded_columns(columns) for t in rows[c]))
 
 
 def query_text(request: AuctionRequest) -> str:
@@ -37,8 +50,8 @@ def inserted_ad_rows(request: AuctionRequest, answer: ParsedAnswer) -> list[dict
     """What the model reads about each inserted ad: texts, user and ad IDs, slot in the answer."""
     query = query_text(request)
     return [{"query": query, "answer": answer.text, "context": mention_sentence(answer.text, ad.start, ad.end),
-             "user_id": request.user.user_id, "ad_id": ad.ad_id, "position": ad.position,
-             "count": len(answer.inserted)} for ad in answer.inserted]
+             "ad": request.by_id[ad.ad_id].ad.title, "user_id": request.user.user_id, "ad_id": ad.ad_id,
+             "position": ad.position, "count": len(answer.inserted)} for ad in answer.inserted]
 
 
 def click_rows(samples: Sequence[JudgedSample]) -> pd.DataFrame:
@@ -51,8 +64,8 @@ def click_rows(samples: Sequence[JudgedSample]) -> pd.DataFrame:
             ad_id = features["ad_id"]
             rows.append({"row": row, "request_id": sample.request_id, "bid": sample.bids[ad_id], **features,
                          "clicked": int(bool(sample.clicks.get(ad_id, False)))})
-    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "context", "user_id", "ad_id",
-                                       "position", "count", "clicked"])
+    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "context", "ad", "user_id",
+                                       "ad_id", "position", "count", "clicked"])
 
 
 class EncoderWorker:
@@ -86,6 +99,13 @@ def embed_texts(texts: list[str], encoder: str, role: ScorerRole = ScorerRole())
     return {row["text"]: np.asarray(row["embedding"], dtype=np.float32) for row in rows}
 
 
+def _column_features(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], column: str) -> np.ndarray:
+    if "*" not in column:
+        return np.stack([embeddings[t] for t in rows[column]])
+    left, right = (_column_features(rows, embeddings, c) for c in column.split("*"))
+    return left * right * np.sqrt(left.shape[1])  # unit vectors: entries ~1/sqrt(d), products scaled back up
+
+
 class IdIndex:
     """Dense indices for user and ad IDs; 0 is reserved for an ID the model never saw."""
 
@@ -110,7 +130,7 @@ def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users:
                    columns: tuple[str, ...] = ("query", "answer")) -> dict[str, np.ndarray]:
     """The model's inputs as arrays: `text` is the embeddings of `columns` side by side (enc(x); enc(y)...);
     `clicked` only for rows that carry clicks (scoring rows do not)."""
-    text = np.stack([np.concatenate([embeddings[t] for t in texts]) for texts in zip(*(rows[c] for c in columns))])
+    text = np.concatenate([_column_features(rows, embeddings, column) for column in columns], axis=1)
     arrays = {"text": text.astype(np.float32), "user": users(rows["user_id"]), "ad": ads(rows["ad_id"]),
               "position": rows["position"].to_numpy(np.int64), "count": rows["count"].to_numpy(np.int64)}
     if "clicked" in rows:
