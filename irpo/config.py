@@ -128,3 +128,8 @@ class IRPOConfig(StrictModel):
     ceiling: CeilingConfig = CeilingConfig()
     reward_model: RewardModelConfig = RewardModelConfig()
     dpo: DPOConfig = DPOConfig()
+
+    @property
+    def fits_reward_model(self) -> bool:
+        """Whether each epoch fits the pCTR model: only R with pCTR click probabilities needs one."""
+        return self.reward == "pctr"

@@ -197,7 +197,7 @@ def test_exact_reward_ranks_each_prompts_answers_by_the_simulated_users_exact_re
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, load_layout(ROOT / "ray_config.yaml").roles,
                          user, "tiny", tmp_path / "ray")
-    summary = pairs_stage(inputs, run_dir / "epoch_1" / "samples", None, run_dir / "final" / "policy", tmp_path / "pairs")
+    summary = pairs_stage(inputs, run_dir / "epoch_1" / "samples", None, run_dir / "final" / "policy", tmp_path / "pairs", epoch=1)
     assert summary["prompts"] > 0
     assert summary["reward_vs_exact_spearman"] == pytest.approx(1.0)
     assert summary["winner_exact_reward"] > summary["loser_exact_reward"]

@@ -21,11 +21,16 @@ log = logging.getLogger(__name__)
 STAGES_PER_EPOCH = ("samples", "reward_model", "pairs", "policy")
 
 
+def stage_name(epoch: int, stage: str, epochs: int) -> str:
+    """The run store's name of a stage: `epoch_<t>/<stage>`, or `final/<stage>` past the last epoch."""
+    return f"final/{stage}" if epoch > epochs else f"epoch_{epoch}/{stage}"
+
+
 def stage_plan(irpo) -> list[str]:
     """Every stage the driver runs, in order (train adds the mechanism comparison after them)."""
-    per_epoch = [s for s in STAGES_PER_EPOCH if s != "reward_model" or irpo.reward == "pctr"]
-    plan = [f"epoch_{e}/{s}" for e in range(1, irpo.epochs + 1) for s in per_epoch]
-    return plan + ["final/samples", "final/policy"] + (["final/reward_model"] if irpo.reward == "pctr" else [])
+    per_epoch = [s for s in STAGES_PER_EPOCH if s != "reward_model" or irpo.fits_reward_model]
+    plan = [stage_name(e, s, irpo.epochs) for e in range(1, irpo.epochs + 1) for s in per_epoch]
+    return plan + ["final/samples", "final/policy"] + (["final/reward_model"] if irpo.fits_reward_model else [])
 
 
 def step_of(epoch: int, stage: str) -> int:
@@ -57,7 +62,7 @@ class IRPODriver:
         return self._report(base_metrics, final["result"]["metrics"], history, time.perf_counter() - start)
 
     def _stage_name(self, epoch: int, stage: str) -> str:
-        return f"final/{stage}" if epoch > self.inputs.irpo.epochs else f"epoch_{epoch}/{stage}"
+        return stage_name(epoch, stage, self.inputs.irpo.epochs)
 
     def _samples(self, epoch: int, policy: Path, training: bool) -> dict:
         name = self._stage_name(epoch, "samples")
@@ -78,7 +83,7 @@ class IRPODriver:
         timings = {"samples": store.result(self._stage_name(epoch, "samples"))["seconds"]}
         rm_dir = None
         record = {"epoch": epoch}
-        if inputs.irpo.reward == "pctr":
+        if inputs.irpo.fits_reward_model:
             rm_name = self._stage_name(epoch, "reward_model")
             previous = store.path(self._stage_name(epoch - 1, "reward_model")) if epoch > 1 else None
             rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out, previous))
@@ -87,7 +92,7 @@ class IRPODriver:
                               if isinstance(v, (int, float)) and not isinstance(v, bool)}
                              | {"time/reward_model_s": rm["seconds"]}, step_of(epoch, "reward_model"))
         pairs_name = self._stage_name(epoch, "pairs")
-        pairs = store.run(pairs_name, lambda out: pairs_stage(inputs, samples_dir, rm_dir, policy, out))
+        pairs = store.run(pairs_name, lambda out: pairs_stage(inputs, samples_dir, rm_dir, policy, out, epoch))
         timings["pairs"], record["pairs"] = pairs["seconds"], pairs["result"]
         self.tracker.log({f"pairs/{k}": v for k, v in pairs["result"].items()} | {"time/pairs_s": pairs["seconds"]},
                          step_of(epoch, "pairs"))
@@ -112,7 +117,7 @@ class IRPODriver:
     def _publish(self, policy: Path, epochs: int) -> None:
         """`final/policy` and `final/reward_model`: what `serve` and `evaluate` pick up."""
         self.store.run("final/policy", copier(policy))
-        reward_model = self.store.path(f"epoch_{epochs}/reward_model")
+        reward_model = self.store.path(self._stage_name(epochs, "reward_model"))
         if reward_model.is_dir():
             self.store.run("final/reward_model", copier(reward_model))
 

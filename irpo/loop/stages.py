@@ -163,7 +163,7 @@ def exact_click_probs(samples: Sequence[JudgedSample], rows: pd.DataFrame) -> li
 
 
 def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path | None, policy_dir: Path,
-                out: Path) -> dict:
+                out: Path, epoch: int) -> dict:
     import ray.data
     from transformers import AutoTokenizer
 
@@ -187,8 +187,8 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
                                                           for p, i in losers])))
         tokenizer = AutoTokenizer.from_pretrained(policy_dir)
         records = preference_records(samples, preferences, index, tokenizer, inputs.prompt_style)
-        # seeded by the epoch's name, not its path: a run resumed elsewhere shuffles the same way
-        random.Random(f"{inputs.irpo.seed}|pairs|{samples_dir.parent.name}").shuffle(records)
+        # which worker gets which records; DPO then shuffles each worker's records every pass
+        random.Random(f"{inputs.irpo.seed}|pairs|{epoch}").shuffle(records)
         scorer = inputs.roles.scorer
         dataset = ray.data.from_items(records).map_batches(
             ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir),
