@@ -1,7 +1,7 @@
 """Mechanisms side by side on the same requests and bids, scored with the same click model.
 
 Each mechanism serves every request in one batch of generations and yields a MechanismOutcome per
-request; `request_scores` turns it into expected per-request scores (comparison_stats aggregates them).
+request; `request_scores` turns it into expected per-request scores (evaluation.stats aggregates them).
 Revenue is what the mechanism charges in expectation: per-click mechanisms (LLM-Auction, base) sum
 cpc x expected clicks over their answers, per-impression ones (MOSAIC, segment, prominence) their
 ex-ante expected payments. Reward is R = sum b_i p_i - lambda s_resp with the judge's clicks (exact,
@@ -105,7 +105,7 @@ def revenue(outcome: MechanismOutcome, clicks: list[dict[str, float]]) -> float:
 
 def request_scores(request: AuctionRequest, outcome: MechanismOutcome, judge: ClickModel,
                    reward_clicks: ClickModel | None, auction: AuctionConfig, optimum: float) -> list[float]:
-    """One request's scores (comparison_stats.SCORE_FIELDS), each expected over the served answers."""
+    """One request's scores (evaluation.stats.SCORE_FIELDS), each expected over the served answers."""
     bids, cost, weight = request.bids(), auction.response_cost, auction.penalty_weight
     clicks = [judge.click_probs(request, answer) for answer in outcome.answers]
     totals = dict.fromkeys(SCORE_FIELDS, 0.0)
