@@ -27,10 +27,12 @@ class AdPolicy:
     def prompt(self, request: AuctionRequest) -> str:
         return prompt_text(self.engine.tokenizer, request, self.style)
 
-    def generate(self, requests: Sequence[AuctionRequest], n: int, sampling: SamplingConfig, seed: int, *,
-                 shown: Sequence[tuple[str, ...]] | None = None, logprobs: bool = True) -> list[list[Sample]]:
-        """`n` answers per request. With `shown` (ad IDs per request, allocated before generation) the
-        prompt lists only those ads and the decoding rules require each once, in order."""
+    def generate(self, requests: Sequence[AuctionRequest], n: int, sampling: SamplingConfig,
+                 seed: int | Sequence[int], *, shown: Sequence[tuple[str, ...]] | None = None,
+                 logprobs: bool = True) -> list[list[Sample]]:
+        """`n` answers per request (`seed`: one for the call, or one per request: `Engine.generate`). With
+        `shown` (ad IDs per request, allocated before generation) the prompt lists only those ads and
+        the decoding rules require each once, in order."""
         offered = list(requests) if shown is None else [r.restricted_to(ads) for r, ads in zip(requests, shown)]
         rules = mention_rules(self.engine, offered, self.mask_absent_ads, None if shown is None else list(shown),
                               budget=sampling.max_tokens)

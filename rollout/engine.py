@@ -1,6 +1,7 @@
 """The one interface every generation engine implements, and what it returns."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,10 +72,13 @@ class Engine(Protocol):
         ...
 
     def generate(
-        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        token_rules: list[TokenRules] | None = None, logprobs: bool = True,
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int | Sequence[int],
+        json_schemas: list[dict] | None = None, token_rules: list[TokenRules] | None = None, logprobs: bool = True,
     ) -> list[list[Sample]]:
         """`n` samples for every prompt; the same seed gives the same samples on one engine.
+
+        An int `seed` seeds the call (each prompt's stream derived from it and the prompt's index); a
+        sequence gives each prompt its own seed (below 2^63), whatever else shares the call.
 
         `json_schemas`, one per prompt, constrains each completion to JSON matching that schema.
         `token_rules`, one per prompt, bans tokens and repeats of tokens (rollout.mention_mask).

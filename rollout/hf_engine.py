@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -32,13 +33,17 @@ class HFEngine:
 
     @torch.inference_mode()
     def generate(
-        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        token_rules: list[TokenRules] | None = None, logprobs: bool = True,
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int | Sequence[int],
+        json_schemas: list[dict] | None = None, token_rules: list[TokenRules] | None = None, logprobs: bool = True,
     ) -> list[list[Sample]]:
-        """All prompts in one left-padded batch; the seed fixes the whole batch's samples.
+        """All prompts in one left-padded batch; an int seed fixes the whole batch's samples. With one
+        seed per prompt each prompt is generated alone (HF draws one random stream per call).
         Log-probs come with the logits generate returns anyway, so `logprobs` changes nothing here."""
         if json_schemas and any(json_schemas):
             raise ValueError("the HF engine cannot constrain output to a JSON schema; use rollout.engine=vllm")
+        if isinstance(seed, Sequence):
+            return [self.generate([prompt], n, sampling, own, token_rules=[token_rules[i]] if token_rules else None)[0]
+                    for i, (prompt, own) in enumerate(zip(prompts, seed))]
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         torch.manual_seed(seed)
         greedy = sampling.temperature == 0

@@ -5,6 +5,8 @@ needs an `if __name__ == "__main__":` guard (docs/ENV.md).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import logging
 import os
 import time
@@ -67,8 +69,8 @@ class VLLMEngine:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate(
-        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int, json_schemas: list[dict] | None = None,
-        token_rules: list[TokenRules] | None = None, logprobs: bool = True,
+        self, prompts: list[str], n: int, sampling: SamplingConfig, seed: int | Sequence[int],
+        json_schemas: list[dict] | None = None, token_rules: list[TokenRules] | None = None, logprobs: bool = True,
     ) -> list[list[Sample]]:
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
@@ -77,11 +79,12 @@ class VLLMEngine:
 
         schemas = json_schemas or [None] * len(prompts)
         rules = token_rules or [None] * len(prompts)
-        # One seed per prompt, derived from `seed`, keeps each prompt's samples independent of batching.
+        # One seed per prompt, given or derived from `seed`, keeps each prompt's samples independent of batching.
+        seeds = list(seed) if isinstance(seed, Sequence) else [request_seed(seed, i) for i in range(len(prompts))]
         params = [
             SamplingParams(
                 n=n, temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
-                max_tokens=sampling.max_tokens, seed=request_seed(seed, i), logprobs=0 if logprobs else None,
+                max_tokens=sampling.max_tokens, seed=seeds[i], logprobs=0 if logprobs else None,
                 structured_outputs=StructuredOutputsParams(json=schema) if schema else None,
                 extra_args=as_extra_args(rules[i]),
             )

@@ -8,6 +8,7 @@ requests are retried one by one so the error reaches only the request that cause
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 from ray import serve
 
-from auction.codec import request_from_json
+from auction.codec import request_from_json, request_to_json
 from auction.types import Ad, AuctionRequest, Candidate, UserProfile
 from rollout.ad_policy import AdPolicy
 from rollout.config import RolloutConfig, SamplingConfig
@@ -37,6 +38,14 @@ class PolicyReply:
     model_id: str = ""
     engine_seconds: float = 0.0
     error: ServingError | None = None
+
+
+def sampling_seed(seed: int, request: AuctionRequest) -> int:
+    """The engine seed of one request: from its own seed and its own content, so the answer does not
+    depend on which other requests share its engine call, and every seed of the documented range gives
+    its own stream (a 63-bit hash, the range vLLM's per-request seeds take)."""
+    digest = hashlib.sha256(f"{seed}|{request_to_json(request)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 @dataclass(frozen=True)
@@ -63,8 +72,7 @@ class PolicyModel:
             if problem:
                 replies[index] = PolicyReply(error=InvalidRequest(problem))
                 continue
-            key = (tuple(pending.sampling.model_dump().items()), pending.seed)
-            groups.setdefault(key, []).append(pending)
+            groups.setdefault(tuple(pending.sampling.model_dump().items()), []).append(pending)
         for group in groups.values():
             for pending, reply in zip(group, self._generate_isolated(group)):
                 replies[pending.index] = reply
@@ -87,8 +95,8 @@ class PolicyModel:
 
     def _generate(self, group: list[_Pending]) -> list[PolicyReply]:
         start = time.perf_counter()
-        seed = group[0].seed if group[0].seed is not None else random.randrange(2**31)
-        samples = self.policy.generate([p.request for p in group], 1, group[0].sampling, seed)
+        seeds = [sampling_seed(p.seed if p.seed is not None else random.randrange(2**63), p.request) for p in group]
+        samples = self.policy.generate([p.request for p in group], 1, group[0].sampling, seeds)
         seconds = time.perf_counter() - start
         return [PolicyReply(per_prompt[0].text, self.model_id, seconds) for per_prompt in samples]
 

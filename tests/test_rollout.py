@@ -90,6 +90,26 @@ def test_vllm_engine_gives_the_same_samples_for_the_same_seed(vllm_engine, reque
 
 
 @pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
+def test_a_prompt_with_its_own_seed_gets_the_same_answers_alone_and_inside_any_batch(engine_kind, vllm_engine,
+                                                                                    tiny_policy):
+    """What serving relies on: a request's answer depends on its own seed, not on its neighbours in the call.
+    The sampled tokens are equal exactly; log-probs may differ in the last bits (batch shapes change the
+    kernels' summation order), so they are compared to a tolerance."""
+    world = build_tiny_world(0)
+    engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
+    prompts = [engine.chat_prompt(ad_llm_messages(world.request(q, draw_bids(0, "test", 0, q.query_id, q.candidates)),
+                                                  "tiny")) for q in world.split("test")[:6]]
+    alone = [engine.generate([p], 2, SAMPLING, seed=[1000 + i])[0] for i, p in enumerate(prompts)]
+    batched = engine.generate(prompts, 2, SAMPLING, seed=[1000 + i for i in range(6)])
+    reordered = engine.generate(prompts[::-1], 2, SAMPLING, seed=[1005 - i for i in range(6)])[::-1]
+    tokens = lambda answers: [[sample.token_ids for sample in samples] for samples in answers]  # noqa: E731
+    assert tokens(batched) == tokens(alone) and tokens(reordered) == tokens(alone)
+    for got, expected in zip([s for samples in batched for s in samples], [s for samples in alone for s in samples]):
+        assert torch.allclose(torch.tensor(got.logprobs), torch.tensor(expected.logprobs), atol=LOGPROB_TOLERANCE)
+    assert tokens(engine.generate([prompts[0]], 2, SAMPLING, seed=[1000 + 2**31])) != tokens(alone[:1])
+
+
+@pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
 def test_engine_logprobs_agree_with_a_transformers_forward_pass(engine_kind, vllm_engine, tiny_policy,
                                                                 request_and_prompt):
     _, prompt = request_and_prompt

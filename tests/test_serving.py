@@ -364,3 +364,13 @@ def test_the_ledger_keeps_every_charge_through_a_sigkill_and_a_restart(policy, t
         assert post(second, "/v1/clicks", click).json()["duplicate"]
     finally:
         second.kill()
+
+
+def test_a_requests_engine_seed_comes_from_its_own_seed_and_content_over_the_whole_seed_range():
+    from serving.policy import sampling_seed
+    from tests.conftest import make_request
+
+    one, other = make_request(request_id="r-1"), make_request(request_id="r-2")
+    assert sampling_seed(5, one) == sampling_seed(5, one)
+    seeds = {sampling_seed(s, one) for s in (5, 5 + 2**31, 6, 2**32 - 1)} | {sampling_seed(5, other)}
+    assert len(seeds) == 5 and all(0 <= s < 2**63 for s in seeds)
