@@ -48,12 +48,11 @@ def preference_logprobs(model, batch: dict, pad_id: int, share_prompt: bool = Tr
     if share_prompt and not getattr(model, "is_gradient_checkpointing", False):
         tensors, group, rules = shared_prompt_tensors(batch, pad_id, model_device(model))
         logps = shared_prompt_logprobs(model, **tensors, **rules)
-        lengths = tensors["completion_mask"][:winners].sum(1)
     else:
         tensors, group, rules = group_tensors(batch, pad_id, model_device(model))
         logps = completion_logprobs(model, **tensors, **rules)
-        lengths = tensors["completion_mask"][:winners].sum(1)
-    return PreferenceLogprobs(logps[:winners], logps[winners:], group, lengths)
+    # both layouts mark exactly the completion tokens, winners first
+    return PreferenceLogprobs(logps[:winners], logps[winners:], group, tensors["completion_mask"][:winners].sum(1))
 
 
 def reference_tensors(batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
