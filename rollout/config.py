@@ -19,7 +19,9 @@ class VLLMConfig(StrictModel):
     """Engine settings. The defaults suit many short answers from a small model on a few CPU cores
     (docs/BENCHMARKS.md, "Rollout throughput"); configs/qwen3-4b.yaml sets the GPU cluster's."""
 
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "bfloat16", description="bfloat16 runs as float32 on a CPU without native bf16 (AVX-512 BF16), where "
+        "emulated bf16 generates ~3x slower (rollout.vllm_engine.engine_dtype)")
     max_model_len: int | None = Field(None, ge=64, description="None: the model's own limit, at most 4096")
     # On vLLM's CPU backend this is the share of host memory reserved for weights and KV cache.
     memory_fraction: float = Field(0.15, gt=0, le=1, description="used when kv_cache_gib is None")

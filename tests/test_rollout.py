@@ -242,3 +242,11 @@ def test_required_tokens_still_missing_near_the_budgets_end_are_forced(
                             token_rules=[TokenRules(banned=closed, required=(a, b), stop=(eos,), deadline=4)])[0]
     assert not all(a in s.token_ids and b in s.token_ids for s in loose)
     assert all(placed_in_order(s.token_ids, a, b) for s in tight), [s.token_ids for s in tight]
+
+
+def test_bf16_generation_falls_back_to_float32_only_on_a_cpu_without_native_bf16():
+    from rollout.vllm_engine import engine_dtype
+
+    native = bool(torch.cpu._is_avx512_bf16_supported()) or torch.cuda.is_available()
+    assert engine_dtype("bfloat16") == ("bfloat16" if native else "float32")
+    assert engine_dtype("float32") == "float32" and engine_dtype("auto") == "auto"
