@@ -241,3 +241,24 @@ def test_ad_relevance_features_add_the_title_and_its_products_with_the_profile_a
     assert text.shape == (6 * 4,)
     assert np.allclose(text[16:20], unit["q"] * unit["t"] * 2) and np.allclose(text[20:24], unit["s"] * unit["t"] * 2)
     assert np.isclose(text[16:20].sum() / 2, unit["q"] @ unit["t"])  # their sum is the cosine similarity
+
+
+def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_by_default(tmp_path):
+    from auction.config import AuctionConfig
+    from cluster.layout import Roles
+    from irpo.config import IRPOConfig
+    from irpo.loop.stages import StageInputs, policy_stage
+    from judge.config import JudgeConfig
+    from rollout.config import RolloutConfig
+
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "config.json").write_text("{}")
+    inputs = StageInputs(IRPOConfig(), RolloutConfig(), JudgeConfig(), AuctionConfig(), Roles(), None, "tiny",
+                         tmp_path / "ray")
+    assert IRPOConfig().train_on_stale_reward is False
+    out = tmp_path / "out"
+    out.mkdir()
+    result = policy_stage(inputs, tmp_path / "no-pairs", 12, policy, out, stale_reward_model="epoch_1/reward_model")
+    assert result["prompts"] == 12 and "kept from an earlier epoch" in result["skipped"]
+    assert (out / "config.json").read_text() == "{}"  # the policy carries over unchanged

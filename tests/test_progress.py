@@ -40,7 +40,10 @@ def test_an_epoch_without_click_rows_or_pairs_is_named_in_the_closing_summary():
     from irpo.loop.run_summary import idle_phases
 
     report = {"epochs": [{"epoch": 1, "reward_model": {"click_rows": 0}, "dpo": {"prompts": 0, "skipped": "no pairs"}},
-                         {"epoch": 2, "reward_model": {"click_rows": 900}, "dpo": {"prompts": 40}}]}
+                         {"epoch": 2, "reward_model": {"click_rows": 900}, "dpo": {"prompts": 40}},
+                         {"epoch": 3, "reward_model": {"click_rows": 700, "reused": "epoch_2/reward_model"},
+                          "dpo": {"prompts": 30, "skipped": "the reward model was kept from an earlier epoch"}}]}
     warnings = idle_phases(report)
-    assert len(warnings) == 2 and all(w.startswith("epoch 1:") for w in warnings)
-    assert "no click rows" in warnings[0] and "DPO did not run" in warnings[1]
+    assert [w.split(":")[0] for w in warnings] == ["epoch 1", "epoch 1", "epoch 3"]
+    assert "no click rows" in warnings[0] and "did not train (no pairs)" in warnings[1]
+    assert "kept from an earlier epoch" in warnings[2]

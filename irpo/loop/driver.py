@@ -81,13 +81,14 @@ class IRPODriver:
         inputs, store = self.inputs, self.store
         samples_dir = store.path(self._stage_name(epoch, "samples"))
         timings = {"samples": store.result(self._stage_name(epoch, "samples"))["seconds"]}
-        rm_dir = None
+        rm_dir, stale = None, None
         record = {"epoch": epoch}
         if inputs.irpo.fits_reward_model:
             rm_name = self._stage_name(epoch, "reward_model")
             previous = store.path(self._stage_name(epoch - 1, "reward_model")) if epoch > 1 else None
             rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out, previous))
             rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
+            stale = rm["result"].get("reused")
             self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items()
                               if isinstance(v, (int, float)) and not isinstance(v, bool)}
                              | {"time/reward_model_s": rm["seconds"]}, step_of(epoch, "reward_model"))
@@ -98,7 +99,7 @@ class IRPODriver:
                          step_of(epoch, "pairs"))
         policy_name = self._stage_name(epoch, "policy")
         trained = store.run(policy_name, lambda out: policy_stage(inputs, store.path(pairs_name),
-                                                                  pairs["result"]["prompts"], policy, out))
+                                                                  pairs["result"]["prompts"], policy, out, stale))
         timings["policy"], record["dpo"] = trained["seconds"], trained["result"]
         self.tracker.log({f"dpo/{k}": v for k, v in _flat(trained["result"]).items()}
                          | {"time/policy_s": trained["seconds"]}, step_of(epoch, "policy"))

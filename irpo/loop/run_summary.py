@@ -35,9 +35,9 @@ def idle_phases(report: dict) -> list[str]:
         if reward_model.get("click_rows") == 0:
             warnings.append(f"epoch {epoch['epoch']}: the reward phase had no click rows (no valid ad inserted): no "
                             "reward model was fitted")
-        if dpo.get("prompts") == 0:
-            warnings.append(f"epoch {epoch['epoch']}: the policy phase had no preference pairs: DPO did not run and the "
-                            "policy is unchanged")
+        if dpo.get("skipped"):
+            warnings.append(f"epoch {epoch['epoch']}: the policy phase did not train ({dpo['skipped']}): the policy "
+                            "is unchanged")
     return warnings
 
 

@@ -217,16 +217,25 @@ def preference_records(samples: Sequence[JudgedSample], preferences, index: dict
     return records
 
 
-def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_dir: Path, out: Path) -> dict:
+def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_dir: Path, out: Path,
+                 stale_reward_model: str | None = None) -> dict:
+    """DPO from `policy_dir` into `out`; the policy carries over unchanged when there is nothing to prefer,
+    or when the reward phase kept an earlier epoch's pCTR model (`stale_reward_model`: where it came
+    from) and `irpo.train_on_stale_reward` is off."""
     import ray.data
 
     from irpo.dpo.trainer import train_dpo
 
-    if n_prompts == 0:  # nothing to prefer: the policy carries over unchanged
-        log.warning("policy phase: NO preference pairs (no prompt had an answer more than delta_th = %g below its "
-                    "best): DPO does not run and the policy is unchanged this epoch", inputs.irpo.delta_th)
+    reason = None
+    if n_prompts == 0:
+        reason = f"no preference pairs (no prompt had an answer more than delta_th = {inputs.irpo.delta_th:g} below its best)"
+    elif stale_reward_model and not inputs.irpo.train_on_stale_reward:
+        reason = (f"the reward model was kept from an earlier epoch ({stale_reward_model}): it was fitted on an earlier "
+                  "policy's answers, and training on it lets the policy outrun it")
+    if reason:
+        log.warning("policy phase: NOT TRAINED, %s; the policy is unchanged this epoch", reason)
         copy_stage_contents(policy_dir, out)
-        return {"prompts": 0, "skipped": "no pairs"}
+        return {"prompts": n_prompts, "skipped": reason}
     dataset = ray.data.read_parquet(str(pairs_dir / "pairs"))
     return train_dpo(dataset, n_prompts, policy_dir, inputs.irpo.dpo,
                      TrainerRun(inputs.roles.policy_trainer, out, inputs.ray_storage, inputs.irpo.seed))
