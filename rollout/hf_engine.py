@@ -42,7 +42,8 @@ class HFEngine:
         if json_schemas and any(json_schemas):
             raise ValueError("the HF engine cannot constrain output to a JSON schema; use rollout.engine=vllm")
         if isinstance(seed, Sequence):
-            return [self.generate([prompt], n, sampling, own, token_rules=[token_rules[i]] if token_rules else None)[0]
+            return [self.generate([prompt], n, sampling, own, token_rules=[token_rules[i]] if token_rules else None,
+                                  logprobs=logprobs)[0]
                     for i, (prompt, own) in enumerate(zip(prompts, seed))]
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         torch.manual_seed(seed)

@@ -79,10 +79,16 @@ def verify_build(model_dir: Path) -> list[str]:
     return problems
 
 
-def shipped_base_for(config: BasePolicyConfig, world: str) -> Path | None:
-    """The shipped base when it was built with exactly this base config for this world, else None."""
+def ships(config: BasePolicyConfig, world: str) -> bool:
+    """Whether the shipped base's record says it was built with exactly this base config for this world."""
     record = read_build_record(SHIPPED_BASE)
-    if world != "tiny" or record is None or record["base_config"] != config.model_dump(mode="json"):
+    return world == "tiny" and record is not None and record["base_config"] == config.model_dump(mode="json")
+
+
+def shipped_base_for(config: BasePolicyConfig, world: str) -> Path | None:
+    """The shipped base when it was built with exactly this base config for this world (its files checked
+    against the record), else None."""
+    if not ships(config, world):
         return None
     problems = verify_build(SHIPPED_BASE)
     if problems:

@@ -13,7 +13,7 @@ from cluster.config import ClusterConfig
 from cluster.layout import RayLayout
 from cluster.ray_session import init_ray, session_log_dir
 from cluster.tracker import Tracker
-from irpo.base.shipped import shipped_base_for
+from irpo.base.shipped import shipped_base_for, ships
 from irpo.config import IRPOConfig
 from irpo.loop.driver import IRPODriver, stage_plan
 from irpo.loop.progress import Progress
@@ -94,7 +94,7 @@ def run_training(setup: TrainingSetup, after_loop: AfterLoop | None = None) -> d
     init_ray(setup.layout.address, setup.layout.num_cpus, setup.layout.runtime_env.env_vars)
     link_ray_logs(run_dir)
     progress = Progress(stage_plan(setup.irpo) + list(after_loop.stages if after_loop else ()))
-    building = (setup.rollout.policy is None and shipped_base_for(setup.irpo.base, setup.judge.world) is None
+    building = (setup.rollout.policy is None and not ships(setup.irpo.base, setup.judge.world)
                 and not (run_dir / "base" / "base_report.json").is_file())
     progress.announce("base policy build (~5 min on 2 CPU cores), then " if building else "")
     base_started = time.time()
