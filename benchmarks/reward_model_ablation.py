@@ -35,17 +35,20 @@ def refit(run: Path, epoch: int, setting: dict) -> dict:
     layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     samples_dir = run / f"epoch_{epoch}" / "samples"
+    replayed = range(epoch - 1, max(epoch - 1 - reward_model.replay_epochs, 0), -1)
+    samples_dirs = [samples_dir] + [run / f"epoch_{e}" / "samples" for e in replayed]
     with tempfile.TemporaryDirectory() as scratch:
         inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
                              Path(scratch) / "ray")
         start = time.perf_counter()
-        fit = reward_model_stage(inputs, samples_dir, Path(scratch) / "rm")
+        fit = reward_model_stage(inputs, samples_dirs, Path(scratch) / "rm")
         seconds = time.perf_counter() - start
         policy = read_samples(samples_dir, "policy")
         rows = click_rows(policy)
         rewards = answer_rewards(policy, click_probabilities(inputs, policy, rows, Path(scratch) / "rm"), config.auction)
         exact = answer_rewards(policy, rows.assign(p=exact_click_probs(policy, rows)), config.auction)
-    return {**setting, "fit_seconds": round(seconds, 1), "click_rows": fit.get("click_rows"), "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
+    return {**setting, "fit_seconds": round(seconds, 1), "click_rows": fit.get("click_rows"),
+            "replayed_rows": fit.get("replayed_rows"), "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
             "holdout_log_loss_base_rate": fit.get("holdout_log_loss_base_rate"), "best_epoch": fit.get("best_epoch"),
             "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
 

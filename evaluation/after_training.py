@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evaluation.bid_curves import curve_summary
 from evaluation.epoch_report import bid_response_report
 from evaluation.mechanisms import Checkpoints, TestSet, evaluate_mechanisms, test_requests
 from irpo.config import EvaluationConfig
+from irpo.loop.held_out import probe_curves
+from irpo.loop.run_store import RunStore
+from irpo.loop.sampling import read_samples
 from irpo.loop.training_run import FinishedLoop
 
 STAGE = "final/evaluation"
@@ -34,8 +38,22 @@ class ComparisonAfterTraining:
     def compare(self, loop: FinishedLoop, out: Path) -> dict:
         """The comparison on the final policy: what `make run` leaves to read (report.md, PNGs)."""
         inputs = loop.inputs
-        tests = TestSet(inputs.user, test_requests(inputs.user.world, inputs.judge.seed, self.evaluation.report_requests))
+        requests = test_requests(inputs.user.world, inputs.judge.seed, self.evaluation.report_requests)
+        measured = self.measured_curves(loop.store) if inputs.judge.kind == "simulated" else {}
+        tests = TestSet(inputs.user, requests, measured)
         checkpoints = Checkpoints(loop.store.path("final/policy"), loop.base, loop.store.path("final/reward_model"))
         report = evaluate_mechanisms(checkpoints, list(self.evaluation.report_mechanisms), tests, inputs.judge,
                                      inputs.rollout, inputs.auction, self.evaluation, out)
         return report["mechanisms"]
+
+    def measured_curves(self, store: RunStore) -> dict[str, dict]:
+        """The base's and the final policy's monotonicity curves from the run's own probe answers (the first
+        and the last evaluation pass: same probe requests, bids and answers per bid as the comparison's)."""
+        curves = {}
+        for name, stage in (("base", "epoch_1/samples"), ("llm_auction", "final/samples")):
+            probe = probe_curves(read_samples(store.path(stage), "probe"))
+            if probe:
+                grid = [bid for bid, _ in next(iter(probe.values()))]
+                curves[name] = curve_summary(grid, [[v for _, v in c] for c in probe.values()],
+                                             self.evaluation.probe_samples)
+        return curves

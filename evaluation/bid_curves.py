@@ -29,18 +29,23 @@ def expected_clicks(generator, user: SimulatedUser, sweeps: list[tuple[AuctionRe
 
 
 def monotonicity_curve(generator, user, targets: list[tuple[AuctionRequest, str]], grid, samples: int) -> dict:
-    """Mean curve over requests with its standard error, the bid slope with its standard error (the
-    figure that resolves a response), the mean curve's Spearman correlation with the bid, and the share
-    of monotone requests."""
+    """Each target's ad's expected clicks at every bid of `grid`, `samples` answers per point, summarised."""
     flat = expected_clicks(generator, user, [(r, ad, b) for r, ad in targets for b in grid], samples)
-    curves = np.array(flat).reshape(len(targets), len(grid))
-    averaged = curves.mean(axis=0).tolist()
-    stderr = (curves.std(axis=0, ddof=1) / np.sqrt(len(targets))).tolist() if len(targets) > 1 else None
-    slope, slope_stderr = bid_slope(list(grid), curves.tolist())
-    return {"bids": list(grid), "clicks": averaged, "stderr": stderr, "requests": len(targets),
+    return curve_summary(list(grid), np.array(flat).reshape(len(targets), len(grid)).tolist(), samples)
+
+
+def curve_summary(grid: list[float], curves: list[list[float]], samples: int) -> dict:
+    """Per-request curves over `grid` as the report shows them: the mean curve with its standard error,
+    the bid slope with its standard error (the figure that resolves a response), the mean curve's
+    Spearman correlation with the bid, and the share of monotone requests."""
+    rows = np.array(curves)
+    averaged = rows.mean(axis=0).tolist()
+    stderr = (rows.std(axis=0, ddof=1) / np.sqrt(len(rows))).tolist() if len(rows) > 1 else None
+    slope, slope_stderr = bid_slope(grid, curves)
+    return {"bids": grid, "clicks": averaged, "stderr": stderr, "requests": len(rows),
             "bid_slope": slope, "bid_slope_stderr": slope_stderr,
             "answers_per_bid": samples, "spearman": monotonicity(grid, averaged),
-            "monotone_share": monotone_share(curves.tolist())}
+            "monotone_share": monotone_share(curves)}
 
 
 def continuity_curve(generator, user, target: tuple[AuctionRequest, str], samples: int) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auction.codec import request_from_dict
@@ -82,10 +82,13 @@ class Checkpoints:
 
 @dataclass(frozen=True)
 class TestSet:
-    """The requests every mechanism answers, and the simulated user (with its world) they come from."""
+    """The requests every mechanism answers, and the simulated user (with its world) they come from.
+    `measured_curves`: monotonicity curves (by mechanism) already measured on this test set's probe with the
+    same bids and answers per bid, e.g. by the training run's own evaluation; they are not generated again."""
 
     user: SimulatedUser
     requests: list
+    measured_curves: dict[str, dict] = field(default_factory=dict)
 
 
 def evaluate_mechanisms(checkpoints: Checkpoints, mechanisms: list[str], tests: TestSet, judge: JudgeConfig,
@@ -135,7 +138,7 @@ def evaluate_mechanisms(checkpoints: Checkpoints, mechanisms: list[str], tests: 
                 "generations_per_request": sum(o.generations for o in outcomes) / len(outcomes),
                 "answers_per_request": len(outcomes[0].answers), "seconds_per_request": seconds / len(requests)}
             if name in ("base", "llm_auction") and simulated:
-                _curves(report, name, generator, user, probe, evaluation)
+                _curves(report, name, generator, probe, tests, evaluation)
             if name == "llm_auction" and simulated:
                 report["audit"] = incentive_audit(generator, user, probe, evaluation.probe_samples)
         del generator, engine
@@ -148,10 +151,12 @@ def evaluate_mechanisms(checkpoints: Checkpoints, mechanisms: list[str], tests: 
     return report
 
 
-def _curves(report, name, generator, user, probe, evaluation: EvaluationConfig) -> None:
-    report["curves"]["monotonicity"][name] = monotonicity_curve(generator, user, probe, evaluation.probe_bids,
-                                                                evaluation.probe_samples)
-    report["curves"]["continuity"][name] = continuity_curve(generator, user, probe[0], evaluation.continuity_answers)
+def _curves(report, name, generator, probe, tests: TestSet, evaluation: EvaluationConfig) -> None:
+    measured = tests.measured_curves.get(name)
+    report["curves"]["monotonicity"][name] = measured or monotonicity_curve(
+        generator, tests.user, probe, evaluation.probe_bids, evaluation.probe_samples)
+    report["curves"]["continuity"][name] = continuity_curve(generator, tests.user, probe[0],
+                                                            evaluation.continuity_answers)
 
 
 def write_outputs(report: dict, out: Path) -> None:

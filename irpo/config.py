@@ -30,6 +30,9 @@ class RewardModelConfig(StrictModel):
                                    "held-out log-loss above the base rate's, is degenerate: the previous model is kept")
     min_click_rows: int = Field(300, ge=1, description="fewer inserted ads than this in a reward phase: keep "
                                 "the previous epoch's model (a fit on a handful of clicks is noise)")
+    replay_epochs: int = Field(0, ge=0, description="ours: also fit on the reward-phase clicks of this many earlier "
+                               "epochs (0: only the current policy's, the paper's refit); held-out figures and the "
+                               "degenerate-refit rule stay on the current epoch's rows")
 
 
 class DPOConfig(StrictModel):

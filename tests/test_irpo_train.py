@@ -82,6 +82,14 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert report["mechanism_comparison"].endswith("report.md")
 
 
+def test_the_comparison_after_training_reads_its_bid_curves_from_the_runs_own_probe_answers(resumed_run):
+    run_dir, _, _, report = resumed_run
+    comparison = json.loads((run_dir / "final" / "evaluation" / "report.json").read_text())
+    for name in ("base", "llm_auction"):
+        measured = [clicks for _, clicks, _ in report["final"]["probe_curve"][name]]
+        assert comparison["curves"]["monotonicity"][name]["clicks"] == pytest.approx(measured)
+
+
 def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times_and_w_and_b_directories(resumed_run):
     run_dir, _, _, report = resumed_run
     wandb_dirs = sorted((run_dir / "wandb").glob("offline-run-*"))
@@ -167,10 +175,29 @@ def test_a_reward_phase_keeps_the_previous_reward_model_after(update, resumed_ru
     inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, load_layout(ROOT / "ray_config.yaml").roles, user, "tiny",
                          tmp_path / "ray")
     previous = run_dir / "epoch_1" / "reward_model"
-    result = reward_model_stage(inputs, run_dir / "epoch_1" / "samples", tmp_path / "rm", previous)
+    result = reward_model_stage(inputs, [run_dir / "epoch_1" / "samples"], tmp_path / "rm", previous)
     assert result["reused"] == str(previous) and 0 < result["click_rows"] < 10**6
     assert result.get("degenerate", False) == ("min_holdout_auc" in update)
     assert (tmp_path / "rm" / "pctr.pt").read_bytes() == (previous / "pctr.pt").read_bytes()
+
+
+def test_a_refit_with_replay_trains_on_earlier_epochs_clicks_and_holds_out_only_the_current_ones(resumed_run, tmp_path):
+    from cluster.layout import load_layout
+    from irpo.loop.stages import StageInputs, reward_model_stage
+    from judge.environment import get_world, simulated_user
+    from llm_auction.config import load_config
+
+    run_dir = resumed_run[0]
+    config = load_config(run_dir / "config.yaml")
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    inputs = StageInputs(config.irpo, config.rollout, config.judge, config.auction,
+                         load_layout(ROOT / "ray_config.yaml").roles, user, "tiny", tmp_path / "ray")
+    samples = run_dir / "epoch_1" / "samples"
+    alone = reward_model_stage(inputs, [samples], tmp_path / "alone")
+    # the same epoch replayed as if it were an earlier one: twice the training rows, the same held-out rows
+    replayed = reward_model_stage(inputs, [samples, samples], tmp_path / "replayed")
+    assert replayed["replayed_rows"] == replayed["click_rows"] == alone["click_rows"] > 0
+    assert replayed["train_rows"] == 2 * alone["train_rows"] and replayed["holdout_rows"] == alone["holdout_rows"]
 
 
 def test_ceiling_clones_the_optimum_from_a_base_and_checks_both_policies(micro_base, tmp_path):

@@ -86,7 +86,9 @@ class IRPODriver:
         if inputs.irpo.fits_reward_model:
             rm_name = self._stage_name(epoch, "reward_model")
             previous = store.path(self._stage_name(epoch - 1, "reward_model")) if epoch > 1 else None
-            rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dir, out, previous))
+            replayed = range(epoch - 1, max(epoch - 1 - inputs.irpo.reward_model.replay_epochs, 0), -1)
+            samples_dirs = [samples_dir] + [store.path(self._stage_name(e, "samples")) for e in replayed]
+            rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dirs, out, previous))
             rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
             stale = rm["result"].get("reused")
             self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items()

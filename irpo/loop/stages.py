@@ -88,19 +88,26 @@ def split_click_rows(request_ids: pd.Series, holdout_share: float, validation_sh
     return ~held & ~stop, stop, held
 
 
-def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previous: Path | None = None) -> dict:
-    """Fit pCTR on the reward rows; with too few of them, or a fit no better than chance on the held-out
-    rows, carry the previous epoch's model over (flagged in the result and the log)."""
+def reward_model_stage(inputs: StageInputs, samples_dirs: Sequence[Path], out: Path,
+                       previous: Path | None = None) -> dict:
+    """Fit pCTR on the reward rows of `samples_dirs` (the current epoch's first, then earlier epochs' replayed,
+    `irpo.reward_model.replay_epochs`); held-out figures are the current epoch's. With too few current rows, or a
+    fit no better than chance on them, carry the previous epoch's model over (flagged in the result and the log)."""
     config = inputs.irpo.reward_model
-    rows = click_rows(read_samples(samples_dir, "reward"))
-    if len(rows) < config.min_click_rows and is_reward_model(previous):
-        log.warning("reward phase: %d inserted ads (< %d): keeping the reward model of %s", len(rows),
+    current = click_rows(read_samples(samples_dirs[0], "reward"))
+    if len(current) < config.min_click_rows and is_reward_model(previous):
+        log.warning("reward phase: %d inserted ads (< %d): keeping the reward model of %s", len(current),
                     config.min_click_rows, previous)
-        return {"click_rows": len(rows), "reused": _carry_over(previous, out)}
-    if rows.empty:  # nothing to learn from: R falls back to -lambda s_resp (recorded, and logged loudly)
+        return {"click_rows": len(current), "reused": _carry_over(previous, out)}
+    if current.empty:  # nothing to learn from: R falls back to -lambda s_resp (recorded, and logged loudly)
         log.warning("reward phase: the policy inserted no valid ad, so there is no click to fit; p = 0 this epoch")
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
+    replayed = [click_rows(read_samples(d, "reward")) for d in samples_dirs[1:]]
+    rows = pd.concat([current, *replayed], ignore_index=True)
+    is_current = np.arange(len(rows)) < len(current)
+    # split by query, so a query held out in one epoch is held out in every epoch replayed
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
+    held &= is_current
     columns = text_columns(config.mention_context, config.ad_relevance)
     embeddings = embed_texts(texts_of(rows, columns), config.encoder, inputs.roles.scorer)
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
@@ -109,8 +116,9 @@ def reward_model_stage(inputs: StageInputs, samples_dir: Path, out: Path, previo
     history = fit_reward_model(ClickFeatures(train, valid, users, ads, columns), config,
                                TrainerRun(inputs.roles.reward_trainer, out, inputs.ray_storage, inputs.irpo.seed))
     model, meta = load_reward_model(out)
-    result = {"click_rows": len(rows), "train_rows": int(fit.sum()), "validation_rows": int(stop.sum()),
-              "holdout_rows": int(held.sum()), "click_rate": float(rows["clicked"].mean()),
+    result = {"click_rows": len(current), "replayed_rows": len(rows) - len(current), "train_rows": int(fit.sum()),
+              "validation_rows": int(stop.sum()), "holdout_rows": int(held.sum()),
+              "click_rate": float(current["clicked"].mean()),
               "best_epoch": min(history, key=lambda h: h.get("valid_log_loss", 0))["epoch"] if valid else None}
     if held.any():
         holdout = feature_arrays(rows[held], embeddings, users, ads, columns)
