@@ -22,7 +22,7 @@ from auction.mechanisms import (
     run_prominence,
     run_segment_auction,
 )
-from auction.mechanisms.protocols import ClickModel, Generator, MechanismOutcome
+from auction.mechanisms.protocols import ClickModel, Generator, MechanismOutcome, answers_click_probs
 from auction.parser import ParsedAnswer, parse_request_answer, render_mention
 from auction.payments import expected_payments
 from auction.reward import response_cost, response_reward
@@ -107,14 +107,15 @@ def request_scores(request: AuctionRequest, outcome: MechanismOutcome, judge: Cl
                    reward_clicks: ClickModel | None, auction: AuctionConfig, optimum: float) -> list[float]:
     """One request's scores (evaluation.stats.SCORE_FIELDS), each expected over the served answers."""
     bids, cost, weight = request.bids(), auction.response_cost, auction.penalty_weight
-    clicks = [judge.click_probs(request, answer) for answer in outcome.answers]
+    clicks = answers_click_probs(judge, request, outcome.answers)
     totals = dict.fromkeys(SCORE_FIELDS, 0.0)
     totals["reward_pctr"] = 0.0 if reward_clicks is not None else float("nan")  # no reward model: no figure
+    if reward_clicks is not None:
+        for answer, p, pctr in zip(outcome.answers, outcome.probs,
+                                   answers_click_probs(reward_clicks, request, outcome.answers)):
+            totals["reward_pctr"] += p * response_reward(answer, bids, pctr, cost, weight)
     for answer, p, c in zip(outcome.answers, outcome.probs, clicks):
         totals["reward"] += p * response_reward(answer, bids, c, cost, weight)
-        if reward_clicks is not None:
-            pctr = reward_clicks.click_probs(request, answer)
-            totals["reward_pctr"] += p * response_reward(answer, bids, pctr, cost, weight)
         totals["clicks"] += p * sum(c.values())
         totals["ads"] += p * len(answer.inserted)
         totals["format_errors"] += p * bool(answer.errors)

@@ -127,7 +127,8 @@ class IRPOConfig(StrictModel):
         "pctr", description="click probabilities in R: the pCTR model (the method), the judge's realised clicks "
         "(the paper's Oracle), or the simulated user's exact probabilities (a diagnostic)")
     train_on_stale_reward: bool = Field(False, description="ours: when a reward phase keeps an earlier epoch's pCTR "
-                                        "model (too few clicks, or a refit no better than chance), still train the "
+                                        "model (too few clicks, or a refit no better than chance), or its refit is "
+                                        "degenerate with none to keep (epoch 1), still train the "
                                         "policy on it; off: that epoch's policy phase is skipped and the policy "
                                         "carries over (training on the stale model let the policy outrun it: "
                                         "docs/EXPERIMENTS.md, run U)")

@@ -247,7 +247,7 @@ def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_
     from auction.config import AuctionConfig
     from cluster.layout import Roles
     from irpo.config import IRPOConfig
-    from irpo.loop.stages import StageInputs, policy_stage
+    from irpo.loop.stages import StageInputs, policy_stage, reward_model_doubt
     from judge.config import JudgeConfig
     from rollout.config import RolloutConfig
 
@@ -259,6 +259,14 @@ def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_
     assert IRPOConfig().train_on_stale_reward is False
     out = tmp_path / "out"
     out.mkdir()
-    result = policy_stage(inputs, tmp_path / "no-pairs", 12, policy, out, stale_reward_model="epoch_1/reward_model")
+    doubt = reward_model_doubt({"reused": "epoch_1/reward_model", "degenerate": True})
+    result = policy_stage(inputs, tmp_path / "no-pairs", 12, policy, out, doubt)
     assert result["prompts"] == 12 and "kept from an earlier epoch" in result["skipped"]
     assert (out / "config.json").read_text() == "{}"  # the policy carries over unchanged
+
+
+def test_a_degenerate_first_refit_with_no_earlier_model_is_a_reason_not_to_train_the_policy():
+    from irpo.loop.stages import reward_model_doubt
+
+    assert "no earlier one" in reward_model_doubt({"degenerate": True, "holdout_auc": 0.51})
+    assert reward_model_doubt({"degenerate": False, "holdout_auc": 0.7}) is None

@@ -200,6 +200,39 @@ def test_a_refit_with_replay_trains_on_earlier_epochs_clicks_and_holds_out_only_
     assert replayed["train_rows"] == 2 * alone["train_rows"] and replayed["holdout_rows"] == alone["holdout_rows"]
 
 
+def test_the_pctr_click_model_scores_a_batch_of_answers_as_it_scores_each_alone(resumed_run):
+    from irpo.loop.sampling import read_samples
+    from irpo.reward.click_model import PCTRClickModel
+
+    run_dir = resumed_run[0]
+    samples = read_samples(run_dir / "epoch_1" / "samples", "reward")
+    request = samples[0].request
+    answers = [s.answer for s in samples if s.request_id == samples[0].request_id]
+    model = PCTRClickModel(run_dir / "epoch_1" / "reward_model")
+    batched = model.answers_click_probs(request, answers)
+    assert len(batched) == len(answers) > 1 and any(batched)
+    for alone, together in zip((model.click_probs(request, a) for a in answers), batched):
+        assert alone.keys() == together.keys() and all(abs(alone[k] - together[k]) < 1e-5 for k in alone)
+
+
+def test_answer_rewards_of_a_runs_samples_are_the_auctions_reward_of_each_answer(resumed_run):
+    from auction.reward import response_reward
+    from irpo.dpo.pairs import answer_rewards
+    from irpo.loop.sampling import read_samples
+    from irpo.loop.stages import exact_click_probs
+    from irpo.reward.data import click_rows
+    from llm_auction.config import load_config
+
+    run_dir = resumed_run[0]
+    auction = load_config(run_dir / "config.yaml").auction
+    samples = read_samples(run_dir / "epoch_1" / "samples", "policy")
+    rows = click_rows(samples)
+    rewards = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), auction)
+    expected = [response_reward(s.answer, s.bids, s.click_probs, auction.response_cost, auction.penalty_weight)
+                for s in samples]
+    assert len(rows) > 0 and rewards.tolist() == pytest.approx(expected)
+
+
 def test_ceiling_clones_the_optimum_from_a_base_and_checks_both_policies(micro_base, tmp_path):
     out = tmp_path / "ceiling"
     result = subprocess.run([CLI, "base", "ceiling", "--config", MICRO, "--policy", str(micro_base), "--out", str(out)],

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 
 from auction.config import AuctionConfig
-from auction.mechanisms.protocols import ClickModel, Generation, Generator, MechanismOutcome
+from auction.mechanisms.protocols import ClickModel, Generation, Generator, MechanismOutcome, answers_click_probs
 from auction.parser import parse_request_answer
 from auction.reward import response_reward
 from auction.types import AuctionRequest
@@ -64,7 +64,7 @@ def mosaic_outcome(request: AuctionRequest, generations: Sequence[Generation], c
     charge Rochet payments (expected over the selection, so exact given the M answers)."""
     bids = request.bids()
     answers = tuple(parse_request_answer(g.text, request) for g in generations)
-    probs = [click_model.click_probs(request, a) for a in answers]
+    probs = answers_click_probs(click_model, request, answers)
     rewards = [
         response_reward(a, bids, p, config.response_cost, config.penalty_weight) for a, p in zip(answers, probs)
     ]

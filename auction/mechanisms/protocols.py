@@ -39,6 +39,14 @@ class ClickModel(Protocol):
         ...
 
 
+def answers_click_probs(model: ClickModel, request: AuctionRequest,
+                        answers: Sequence[ParsedAnswer]) -> list[dict[str, float]]:
+    """`model.click_probs` of every answer to one request; a model that scores a batch faster than one answer
+    at a time (a neural pCTR model) offers `answers_click_probs(request, answers)` and gets one call."""
+    batched = getattr(model, "answers_click_probs", None)
+    return batched(request, answers) if batched else [model.click_probs(request, a) for a in answers]
+
+
 @dataclass(frozen=True)
 class MechanismOutcome:
     """What a mechanism serves for one request, and what it charges.

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from auction.config import AuctionConfig
-from auction.reward import response_cost
+from auction.reward import response_reward
 from judge.judged_sample import JudgedSample
 
 
@@ -27,11 +27,13 @@ class Preference:
 
 
 def answer_rewards(samples: Sequence[JudgedSample], clicks: pd.DataFrame, auction: AuctionConfig) -> np.ndarray:
-    """R of every sample; `clicks` has one row per inserted ad: `row` (sample index), `bid`, `p`."""
-    value = np.zeros(len(samples))
-    np.add.at(value, clicks["row"].to_numpy(int), (clicks["bid"] * clicks["p"]).to_numpy(float))
-    penalty = np.array([response_cost(sample.answer, auction.response_cost) for sample in samples])
-    return value - auction.penalty_weight * penalty
+    """R of every sample (auction.reward.response_reward); `clicks` has one row per inserted ad: `row` (sample
+    index), `ad_id`, `p`. An ad without a row (its answer's judgement failed) counts as never clicked."""
+    probs: list[dict[str, float]] = [{} for _ in samples]
+    for row, ad_id, p in zip(clicks["row"], clicks["ad_id"], clicks["p"]):
+        probs[int(row)][ad_id] = float(p)
+    return np.array([response_reward(s.answer, s.bids, {a: p.get(a, 0.0) for a in s.answer.ad_ids},
+                                     auction.response_cost, auction.penalty_weight) for s, p in zip(samples, probs)])
 
 
 def build_preferences(request_ids, samples, rewards, delta_th: float, ad_counts=None) -> list[Preference]:

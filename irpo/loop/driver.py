@@ -15,7 +15,14 @@ from irpo.loop.held_out import METRIC_KEYS
 from irpo.loop.phase_rows import evaluation_rows, training_rows
 from irpo.loop.run_store import RunStore, copy_stage_contents
 from irpo.loop.sampling import read_samples
-from irpo.loop.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
+from irpo.loop.stages import (
+    StageInputs,
+    pairs_stage,
+    policy_stage,
+    reward_model_doubt,
+    reward_model_stage,
+    samples_stage,
+)
 
 log = logging.getLogger(__name__)
 STAGES_PER_EPOCH = ("samples", "reward_model", "pairs", "policy")
@@ -81,7 +88,7 @@ class IRPODriver:
         inputs, store = self.inputs, self.store
         samples_dir = store.path(self._stage_name(epoch, "samples"))
         timings = {"samples": store.result(self._stage_name(epoch, "samples"))["seconds"]}
-        rm_dir, stale = None, None
+        rm_dir, doubt = None, None
         record = {"epoch": epoch}
         if inputs.irpo.fits_reward_model:
             rm_name = self._stage_name(epoch, "reward_model")
@@ -90,7 +97,7 @@ class IRPODriver:
             samples_dirs = [samples_dir] + [store.path(self._stage_name(e, "samples")) for e in replayed]
             rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dirs, out, previous))
             rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
-            stale = rm["result"].get("reused")
+            doubt = reward_model_doubt(rm["result"])
             self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items()
                               if isinstance(v, (int, float)) and not isinstance(v, bool)}
                              | {"time/reward_model_s": rm["seconds"]}, step_of(epoch, "reward_model"))
@@ -101,7 +108,7 @@ class IRPODriver:
                          step_of(epoch, "pairs"))
         policy_name = self._stage_name(epoch, "policy")
         trained = store.run(policy_name, lambda out: policy_stage(inputs, store.path(pairs_name),
-                                                                  pairs["result"]["prompts"], policy, out, stale))
+                                                                  pairs["result"]["prompts"], policy, out, doubt))
         timings["policy"], record["dpo"] = trained["seconds"], trained["result"]
         self.tracker.log({f"dpo/{k}": v for k, v in _flat(trained["result"]).items()}
                          | {"time/policy_s": trained["seconds"]}, step_of(epoch, "policy"))

@@ -225,11 +225,23 @@ def preference_records(samples: Sequence[JudgedSample], preferences, index: dict
     return records
 
 
+def reward_model_doubt(result: dict) -> str | None:
+    """Why this epoch's policy phase should not trust its reward phase's pCTR model, or None: the model was
+    kept from an earlier epoch (fitted on an earlier policy's answers, so the policy can outrun it), or the
+    refit is degenerate with no earlier model to keep (its ranking of answers is noise)."""
+    if result.get("reused"):
+        return (f"the reward model was kept from an earlier epoch ({result['reused']}): it was fitted on an earlier "
+                "policy's answers, and training on it lets the policy outrun it")
+    if result.get("degenerate"):
+        return "the reward model's refit is no better than chance on held-out clicks and there is no earlier one"
+    return None
+
+
 def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_dir: Path, out: Path,
-                 stale_reward_model: str | None = None) -> dict:
+                 reward_model_doubt: str | None = None) -> dict:
     """DPO from `policy_dir` into `out`; the policy carries over unchanged when there is nothing to prefer,
-    or when the reward phase kept an earlier epoch's pCTR model (`stale_reward_model`: where it came
-    from) and `irpo.train_on_stale_reward` is off."""
+    or when the reward model is in doubt (`reward_model_doubt`, the reason) and `irpo.train_on_stale_reward`
+    is off."""
     import ray.data
 
     from irpo.dpo.trainer import train_dpo
@@ -237,9 +249,8 @@ def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_di
     reason = None
     if n_prompts == 0:
         reason = f"no preference pairs (no prompt had an answer more than delta_th = {inputs.irpo.delta_th:g} below its best)"
-    elif stale_reward_model and not inputs.irpo.train_on_stale_reward:
-        reason = (f"the reward model was kept from an earlier epoch ({stale_reward_model}): it was fitted on an earlier "
-                  "policy's answers, and training on it lets the policy outrun it")
+    elif reward_model_doubt and not inputs.irpo.train_on_stale_reward:
+        reason = reward_model_doubt
     if reason:
         log.warning("policy phase: NOT TRAINED, %s; the policy is unchanged this epoch", reason)
         copy_stage_contents(policy_dir, out)

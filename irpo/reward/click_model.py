@@ -2,7 +2,7 @@
 embeds their texts in Ray Data), and `PCTRClickModel`, auction's ClickModel for one answer in-process."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +31,19 @@ class PCTRClickModel:
         self.encoder = text_encoder(self.meta["encoder"])
 
     def click_probs(self, request: AuctionRequest, answer: ParsedAnswer) -> dict[str, float]:
-        if not answer.inserted:
-            return {}
-        rows = pd.DataFrame(inserted_ad_rows(request, answer))
-        probs = pctr_probabilities(self.model, self.meta, rows, lambda texts: dict(zip(texts, self.encoder.encode(texts))))
-        return dict(zip(answer.ad_ids, map(float, probs)))
+        return self.answers_click_probs(request, [answer])[0]
+
+    def answers_click_probs(self, request: AuctionRequest, answers: Sequence[ParsedAnswer]) -> list[dict[str, float]]:
+        """Every answer's click probabilities with one encoder batch (MOSAIC scores 20 answers per request)."""
+        rows = [{**features, "answer_index": i} for i, answer in enumerate(answers)
+                for features in inserted_ad_rows(request, answer)]
+        probs: list[dict[str, float]] = [{} for _ in answers]
+        if rows:
+            table = pd.DataFrame(rows)
+            scored = pctr_probabilities(self.model, self.meta, table, self._embed)
+            for i, ad_id, p in zip(table["answer_index"], table["ad_id"], scored):
+                probs[i][ad_id] = float(p)
+        return probs
+
+    def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(texts, self.encoder.encode(texts)))
