@@ -26,7 +26,8 @@ def ingress_settings(serving: ServingConfig, max_bid: float) -> IngressSettings:
     """What each ingress replica needs; a SQLite path is made absolute, since replicas run elsewhere."""
     ledger = serving.ledger if "://" in serving.ledger else str(Path(serving.ledger).resolve())
     limits = RequestLimits(serving.max_candidates, serving.max_query_chars, max_bid)
-    return IngressSettings(ledger, limits, os.environ.get(serving.operator_key_env) or None, serving.health_timeout_s)
+    return IngressSettings(ledger, limits, os.environ.get(serving.operator_key_env) or None, serving.health_timeout_s,
+                           serving.ledger_timeout_s)
 
 
 def build_application(policy_dir: str | Path, rollout: RolloutConfig, prompt_style: str, serving: ServingConfig,

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from auction.config import AuctionConfig
 from auction.strict_config import StrictModel
+from serving.ledger_databases import DEFAULT_TIMEOUT_S
 
 
 class ServingConfig(StrictModel):
@@ -14,6 +15,9 @@ class ServingConfig(StrictModel):
     port: int = Field(8000, ge=1, le=65535)
     ledger: str = Field("runs/ledger.sqlite", description="auctions and charges: a SQLite file (one server), or "
                         "postgresql://USER@HOST:PORT/DB shared by every ingress replica")
+    ledger_timeout_s: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="how long a ledger operation waits for "
+                                    "its database (SQLite's write lock; a PostgreSQL connection) before the "
+                                    "request gets 503")
     max_candidates: int = Field(20, ge=1, description="most candidate ads accepted per request")
     max_query_chars: int = Field(2000, ge=1)
     operator_key_env: str = Field("LLM_AUCTION_OPERATOR_KEY", description="environment variable holding the key "
@@ -38,6 +42,7 @@ class IngressSettings:
     limits: RequestLimits
     operator_key: str | None  # opens every auction record, the user's profile included
     health_timeout_s: float
+    ledger_timeout_s: float
 
 
 # The limits of the config's defaults: what the request body module documents before a server applies its own.

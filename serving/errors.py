@@ -2,13 +2,16 @@
 
 Every error carries one line per problem, `field: reason`, and reaches the client as
 `{"detail": [lines]}` with the status of its type (never by reading the message, which may hold
-user input).
+user input). An error a client should simply retry later also says when, in `retry_after_s` (the
+`Retry-After` header).
 """
 from __future__ import annotations
 
 
 class ServingError(Exception):
     """A request the endpoint refuses or could not complete; `problems` are the lines shown to the client."""
+
+    retry_after_s: int | None = None  # set on transient errors: the seconds a client should wait
 
     def __init__(self, *problems: str):
         super().__init__(*problems)
@@ -43,6 +46,18 @@ class EngineUnavailable(ServingError):
     """The engine did not answer a one-token probe in time."""
 
 
+class LedgerUnavailable(ServingError):
+    """The ledger's database did not answer (down, restarting, or locked by another writer); retry after
+    the `Retry-After` seconds."""
+
+    retry_after_s = 2  # about what a PostgreSQL restart takes
+
+    def __init__(self, backend: str, reason: str):
+        super().__init__(f"ledger: the {backend} database is unavailable ({reason}); "
+                         f"retry after {self.retry_after_s} s")
+        self.backend, self.reason = backend, reason
+
+
 STATUS: dict[type[ServingError], int] = {
     InvalidRequest: 422,
     MissingCredential: 401,
@@ -51,6 +66,7 @@ STATUS: dict[type[ServingError], int] = {
     IdempotencyKeyReused: 409,
     EngineFailed: 500,
     EngineUnavailable: 503,
+    LedgerUnavailable: 503,
 }
 
 

@@ -1,7 +1,7 @@
 """The HTTP routes of one ingress replica: FastAPI over `AuctionIngress`, built from the configured limits.
 
 Every error is a `serving.errors` type turned into its status by the one table there; the OpenAPI
-schema lists, per route, each status it can answer and the body of each.
+schema lists, per route, each status it can answer, the body of each and the headers it sends.
 """
 # No `from __future__ import annotations`: FastAPI reads the route signatures, and the request body
 # type is built at run time from the limits.
@@ -19,6 +19,7 @@ from serving.errors import (
     EngineUnavailable,
     IdempotencyKeyReused,
     InvalidRequest,
+    LedgerUnavailable,
     MissingCredential,
     ServingError,
     UnknownAuction,
@@ -35,7 +36,19 @@ def responses(*errors: type[ServingError]) -> dict:
     for error in errors:
         entry = documented.setdefault(STATUS[error], {"model": Problems, "description": ""})
         entry["description"] = " ".join(filter(None, (entry["description"], error.__doc__.strip())))
+        if error.retry_after_s is not None:
+            entry["headers"] = {"Retry-After": {"description": "seconds to wait before retrying",
+                                                "schema": {"type": "integer"}}}
     return documented
+
+
+def headers_of(error: ServingError) -> dict[str, str] | None:
+    """A 401 names its scheme (RFC 9110); an error that passes says when to retry."""
+    if status_of(error) == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if error.retry_after_s is not None:
+        return {"Retry-After": str(error.retry_after_s)}
+    return None
 
 
 def problem_lines(err: RequestValidationError) -> list[str]:
@@ -59,9 +72,7 @@ def build_api(ingress, limits: RequestLimits) -> FastAPI:
 
     @app.exception_handler(ServingError)
     async def _typed(_: Request, err: ServingError) -> JSONResponse:
-        status = status_of(err)
-        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else None  # what a 401 must name (RFC 9110)
-        return JSONResponse(status_code=status, content={"detail": err.problems}, headers=challenge)
+        return JSONResponse(status_code=status_of(err), content={"detail": err.problems}, headers=headers_of(err))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, err: RequestValidationError) -> JSONResponse:
@@ -81,7 +92,8 @@ def build_api(ingress, limits: RequestLimits) -> FastAPI:
         """Ready when the engine answers a one-token probe."""
         return await ingress.health()
 
-    @app.post("/v1/auction", response_model=AuctionAnswer, responses=responses(InvalidRequest, EngineFailed))
+    @app.post("/v1/auction", response_model=AuctionAnswer,
+              responses=responses(InvalidRequest, EngineFailed, LedgerUnavailable))
     async def auction(body: body_type, response: Response) -> AuctionAnswer:  # type: ignore[valid-type]
         """Server-Timing: the engine's time, the call to the policy replica, and the whole ingress handler."""
         answer = await ingress.auction(body)
@@ -89,12 +101,13 @@ def build_api(ingress, limits: RequestLimits) -> FastAPI:
         return answer
 
     @app.post("/v1/clicks", response_model=ChargeOut,
-              responses=responses(InvalidRequest, ClickRefused, UnknownAuction, IdempotencyKeyReused))
+              responses=responses(InvalidRequest, ClickRefused, UnknownAuction, IdempotencyKeyReused,
+                                   LedgerUnavailable))
     async def click(body: ClickBody) -> ChargeOut:
         return await ingress.click(body)
 
     @app.get("/v1/auctions/{auction_id}", response_model=AuctionRecordOut,
-             responses=responses(InvalidRequest, MissingCredential, UnknownAuction))
+             responses=responses(InvalidRequest, MissingCredential, UnknownAuction, LedgerUnavailable))
     async def record(auction_id: str,
                      credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> AuctionRecordOut:
         return await ingress.record(auction_id, credentials.credentials if credentials else None)

@@ -36,7 +36,7 @@ def to_request(auction_id: str, body: AuctionBody) -> AuctionRequest:
 class AuctionIngress:
     def __init__(self, policy, settings: IngressSettings):
         self.policy, self.settings = policy, settings
-        self.ledger = open_ledger(settings.ledger)
+        self.ledger = open_ledger(settings.ledger, settings.ledger_timeout_s)
 
     def __serve_build_asgi_app__(self):
         from serving.http_api import build_api

@@ -103,3 +103,19 @@ def test_a_sqlite_ledger_written_before_read_tokens_keeps_its_charges(tmp_path):
     ledger.record_auction("new", "m", REQUEST, "answer", SHOWN, "read-new")
     assert ledger.charge_click("old", "Ad-3", "tok", "k2").duplicate
     ledger.close()
+
+
+def test_a_write_run_again_after_its_commit_changes_nothing_and_an_auction_id_given_twice_is_refused(location):
+    """What makes running an operation once more on a fresh connection safe: its first run may have
+    committed before the connection broke."""
+    ledger = open_ledger(location)
+    for _ in range(2):
+        ledger.record_auction("a-1", "m", REQUEST, "answer", SHOWN, "read-1")
+    first, again = (ledger.charge_click("a-1", "Ad-3", "tok-3", "k-1") for _ in range(2))
+    assert not first.duplicate and again.duplicate and (again.amount, again.idempotency_key) == (40.0, "k-1")
+    with pytest.raises(ValueError, match="already recorded for another auction"):
+        ledger.record_auction("a-1", "m", REQUEST, "another answer", SHOWN[:1], "read-other")
+    record = ledger.auction("a-1")
+    assert record.answer == "answer" and [a["ad_id"] for a in record.ads] == ["Ad-3", "Ad-4"]
+    assert [(c["ad_id"], c["amount"]) for c in record.charges] == [("Ad-3", 40.0)]
+    ledger.close()

@@ -274,9 +274,9 @@ def test_the_openapi_schema_states_every_limit_and_every_status(server):
     assert body["properties"]["query"]["maxLength"] == 2000
     assert ad["properties"]["bid"]["maximum"] == 1000 and ad["properties"]["bid"]["exclusiveMinimum"] == 0
     assert ad["properties"]["ad_id"]["pattern"] and ad["properties"]["title"]["minLength"] == 1
-    expected = {("/healthz", "get"): {"200", "500", "503"}, ("/v1/auction", "post"): {"200", "422", "500"},
-                ("/v1/clicks", "post"): {"200", "403", "404", "409", "422"},
-                ("/v1/auctions/{auction_id}", "get"): {"200", "401", "404", "422"}}
+    expected = {("/healthz", "get"): {"200", "500", "503"}, ("/v1/auction", "post"): {"200", "422", "500", "503"},
+                ("/v1/clicks", "post"): {"200", "403", "404", "409", "422", "503"},
+                ("/v1/auctions/{auction_id}", "get"): {"200", "401", "404", "422", "503"}}
     for (path, method), statuses in expected.items():
         responses = spec["paths"][path][method]["responses"]
         assert set(responses) == statuses, path
