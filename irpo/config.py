@@ -53,6 +53,12 @@ class DPOConfig(StrictModel):
     dpo_weight: float = Field(1.0, ge=0, description="weight of the DPO term (0 with nll_weight > 0: fine-tuning "
                               "on the winners alone, an ablation)")
     bf16: bool = Field(True, description="used where the hardware supports it (GPUs); CPUs train in fp32")
+    max_kl: float | None = Field(None, gt=0, description="ours: end the policy phase once the KL(pi_ref || pi) "
+                                 "estimate on the sampled answers, averaged over the last `kl_window` optimizer "
+                                 "steps, exceeds this (None: run every pass); keeps the policy near what the reward "
+                                 "model has seen")
+    kl_window: int = Field(4, ge=1, description="optimizer steps the max_kl test averages over (one step's "
+                           "estimate is noisy)")
 
 
 class SFTConfig(StrictModel):

@@ -179,3 +179,14 @@ def test_prompt_shared_log_probs_equal_whole_sequence_log_probs_and_their_gradie
     assert shared.group.tolist() == whole.group.tolist() == [0, 1, 1, 2, 2, 2]
     assert shared.chosen_tokens.tolist() == whole.chosen_tokens.tolist() == [5, 1, 7]
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(shared_grads, whole_grads))
+
+
+def test_the_kl_budget_ends_a_phase_only_when_the_window_mean_at_a_step_end_exceeds_it():
+    from irpo.dpo.trainer import KLBudget
+
+    budget = KLBudget(limit=1.0, window=2)
+    # two micro-batches per optimizer step: step means 0.5, 1.0, 2.0
+    outcomes = [budget.after_micro_batch(kl, boundary) for kl, boundary in
+                [(0.0, False), (1.0, True), (1.0, False), (1.0, True), (3.0, False), (1.0, True)]]
+    assert outcomes == [None, None, None, None, None, 1.5]
+    assert all(KLBudget(None, 1).after_micro_batch(99.0, True) is None for _ in range(3))

@@ -233,6 +233,26 @@ def test_answer_rewards_of_a_runs_samples_are_the_auctions_reward_of_each_answer
     assert len(rows) > 0 and rewards.tolist() == pytest.approx(expected)
 
 
+def test_a_policy_phase_with_a_kl_budget_ends_after_the_step_that_exceeds_it(resumed_run, micro_base, tmp_path):
+    from cluster.layout import load_layout
+    from irpo.loop.stages import StageInputs, policy_stage
+    from judge.environment import get_world, simulated_user
+    from llm_auction.config import load_config
+
+    run_dir = resumed_run[0]
+    config = load_config(run_dir / "config.yaml")
+    dpo = config.irpo.dpo.model_copy(update={"max_kl": 1e-9, "kl_window": 1, "epochs": 3})
+    irpo = config.irpo.model_copy(update={"dpo": dpo})
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, load_layout(ROOT / "ray_config.yaml").roles,
+                         user, "tiny", tmp_path / "ray")
+    pairs = json.loads((run_dir / "epoch_1" / "pairs" / "stage.json").read_text())["result"]
+    result = policy_stage(inputs, run_dir / "epoch_1" / "pairs", pairs["prompts"], micro_base, tmp_path / "policy")
+    # the first step's answers meet the policy before any update (KL 0); the second's after one
+    assert result["optimizer_steps"] == 2 < result["planned_optimizer_steps"] and result["stopped_at_kl"] > 1e-9
+    assert (tmp_path / "policy" / "config.json").is_file()
+
+
 def test_ceiling_clones_the_optimum_from_a_base_and_checks_both_policies(micro_base, tmp_path):
     out = tmp_path / "ceiling"
     result = subprocess.run([CLI, "base", "ceiling", "--config", MICRO, "--policy", str(micro_base), "--out", str(out)],

@@ -47,7 +47,9 @@ def _policy(r: dict) -> str:
     if r.get("skipped"):
         return f"NOT TRAINED ({r['skipped']})"
     last = r.get("last_quarter") or {}
-    return (f"{r['optimizer_steps']} DPO steps on {r['prompts']} prompts; loss {r['first_loss']:.3f} -> "
+    stop = (f" (of {r['planned_optimizer_steps']}: stopped at KL {r['stopped_at_kl']:.2f})"
+            if r.get("stopped_at_kl") is not None else "")
+    return (f"{r['optimizer_steps']} DPO steps{stop} on {r['prompts']} prompts; loss {r['first_loss']:.3f} -> "
             f"{last.get('per_prompt', float('nan')):.3f}, pair accuracy {last.get('accuracy', float('nan')):.2f}, "
             f"implicit rewards winners {last.get('chosen_reward', float('nan')):+.3f} losers "
             f"{last.get('rejected_reward', float('nan')):+.3f}")
