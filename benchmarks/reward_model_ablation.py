@@ -22,8 +22,8 @@ from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.dpo.pairs import answer_rewards
 from irpo.loop.sampling import read_samples
-from irpo.loop.stages import StageInputs, click_probabilities, exact_click_probs, reward_model_stage
-from irpo.reward.data import click_rows
+from irpo.loop.stages import StageInputs, click_probabilities, reward_model_stage
+from irpo.reward.data import click_rows, exact_click_probs
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
 

@@ -101,7 +101,7 @@ def test_probe_of_a_bid_blind_policy_is_not_monotone():
 
 
 def test_click_rows_split_by_request_into_fit_early_stopping_and_held_out_slices():
-    from irpo.loop.stages import split_click_rows
+    from irpo.reward.refit_checks import split_click_rows
 
     ids = pd.Series([f"q-{i // 2}" for i in range(1000)])  # two ads per answer's request
     fit, stop, held = split_click_rows(ids, 0.1, 0.1)
@@ -206,7 +206,7 @@ def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the
 
 
 def test_a_refit_with_one_class_held_out_is_judged_by_its_log_loss_alone():
-    from irpo.loop.stages import degenerate_fit
+    from irpo.reward.refit_checks import degenerate_fit
 
     fit = {"holdout_auc": None, "holdout_log_loss": 0.30, "holdout_log_loss_base_rate": 0.35}
     assert not degenerate_fit(fit, 0.55)
@@ -247,7 +247,8 @@ def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_
     from auction.config import AuctionConfig
     from cluster.layout import Roles
     from irpo.config import IRPOConfig
-    from irpo.loop.stages import StageInputs, policy_stage, reward_model_doubt
+    from irpo.loop.stages import StageInputs, policy_stage
+    from irpo.reward.refit_checks import reward_model_doubt
     from judge.config import JudgeConfig
     from rollout.config import RolloutConfig
 
@@ -266,7 +267,7 @@ def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_
 
 
 def test_a_degenerate_first_refit_with_no_earlier_model_is_a_reason_not_to_train_the_policy():
-    from irpo.loop.stages import reward_model_doubt
+    from irpo.reward.refit_checks import reward_model_doubt
 
     assert "no earlier one" in reward_model_doubt({"degenerate": True, "holdout_auc": 0.51})
     assert reward_model_doubt({"degenerate": False, "holdout_auc": 0.7}) is None

@@ -219,8 +219,7 @@ def test_answer_rewards_of_a_runs_samples_are_the_auctions_reward_of_each_answer
     from auction.reward import response_reward
     from irpo.dpo.pairs import answer_rewards
     from irpo.loop.sampling import read_samples
-    from irpo.loop.stages import exact_click_probs
-    from irpo.reward.data import click_rows
+    from irpo.reward.data import click_rows, exact_click_probs
     from llm_auction.config import load_config
 
     run_dir = resumed_run[0]

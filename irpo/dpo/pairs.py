@@ -17,6 +17,8 @@ import pandas as pd
 from auction.config import AuctionConfig
 from auction.reward import response_reward
 from judge.judged_sample import JudgedSample
+from rollout.ad_policy import prompt_text
+from rollout.mention_mask import mention_mask
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,24 @@ def build_preferences(request_ids, samples, rewards, delta_th: float, ad_counts=
         if len(losers):
             preferences.append(Preference(str(request_id), int(best["sample"]), tuple(int(s) for s in losers["sample"])))
     return preferences
+
+
+def preference_records(samples: Sequence[JudgedSample], preferences, index: dict, tokenizer,
+                       prompt_style: str) -> list[dict]:
+    """One record per prompt: its token ids as the engine saw them, the winner's and the losers'
+    completions, and the request's decoding rules (rollout.mention_mask), for masked log-probs."""
+    rules_of = mention_mask(tokenizer)
+    records = []
+    for preference in preferences:
+        winner = samples[index[preference.request_id, preference.chosen]]
+        losers = [samples[index[preference.request_id, number]] for number in preference.rejected]
+        text = prompt_text(tokenizer, winner.request, prompt_style)
+        rules = rules_of.rules(winner.request) if rules_of.by_ad else None
+        records.append({"request_id": preference.request_id,
+                        "prompt_ids": tokenizer(text, add_special_tokens=False)["input_ids"],
+                        "chosen_ids": list(winner.token_ids), "rejected_ids": [list(s.token_ids) for s in losers],
+                        "banned": list(rules.banned) if rules else [], "once": list(rules.once) if rules else []})
+    return records
 
 
 def group_tensors(batch: dict, pad_id: int, device="cpu"):

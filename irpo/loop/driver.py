@@ -15,14 +15,8 @@ from irpo.loop.held_out import METRIC_KEYS
 from irpo.loop.phase_rows import evaluation_rows, training_rows
 from irpo.loop.run_store import RunStore, copy_stage_contents
 from irpo.loop.sampling import read_samples
-from irpo.loop.stages import (
-    StageInputs,
-    pairs_stage,
-    policy_stage,
-    reward_model_doubt,
-    reward_model_stage,
-    samples_stage,
-)
+from irpo.loop.stages import StageInputs, pairs_stage, policy_stage, reward_model_stage, samples_stage
+from irpo.reward.refit_checks import reward_model_doubt
 
 log = logging.getLogger(__name__)
 STAGES_PER_EPOCH = ("samples", "reward_model", "pairs", "policy")

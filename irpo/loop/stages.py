@@ -7,7 +7,6 @@ policy:       DPO from pi_{t-1} -> pi_t (an HF directory)
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import shutil
@@ -22,14 +21,23 @@ from auction.config import AuctionConfig
 from auction.metrics import spearman
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
-from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences
+from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences, preference_records
 from irpo.dpo.trainer import trains_in_bf16
 from irpo.ds_train import TrainerRun
 from irpo.loop.held_out import evaluate_samples
 from irpo.loop.run_store import copy_stage_contents
 from irpo.loop.sampling import read_samples, sample_and_judge
 from irpo.reward.click_model import pctr_probabilities
-from irpo.reward.data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns, texts_of
+from irpo.reward.data import (
+    IdIndex,
+    click_rows,
+    embed_texts,
+    exact_click_probs,
+    feature_arrays,
+    text_columns,
+    texts_of,
+)
+from irpo.reward.refit_checks import degenerate_fit, split_click_rows
 from irpo.reward.trainer import (
     ClickFeatures,
     auc,
@@ -42,9 +50,7 @@ from irpo.reward.trainer import (
 from judge.config import JudgeConfig
 from judge.judged_sample import JudgedSample
 from judge.simulated_user import SimulatedUser
-from rollout.ad_policy import prompt_text
 from rollout.config import RolloutConfig
-from rollout.mention_mask import mention_mask
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +74,6 @@ def samples_stage(inputs: StageInputs, rows: list[dict], policy_dir: Path, out: 
                                        inputs.roles, out)
     result["metrics"] = evaluate_samples(samples, inputs.user, inputs.auction, exact=inputs.judge.kind == "simulated")
     return result
-
-
-def _holdout(request_id: str, share: float, salt: str = "") -> bool:
-    return int(hashlib.sha256(f"{salt}{request_id}".encode()).hexdigest(), 16) % 1000 < share * 1000
-
-
-def split_click_rows(request_ids: pd.Series, holdout_share: float, validation_share: float):
-    """Masks (fit, early-stopping, held-out) over click rows, by request so an answer's ads stay together.
-
-    With too few requests for a slice, that slice is empty and its rows are trained on.
-    """
-    held = request_ids.map(lambda r: _holdout(r, holdout_share))
-    if held.all():
-        held[:] = False
-    stop = ~held & request_ids.map(lambda r: _holdout(r, validation_share, "early-stopping|"))
-    if (~held & ~stop).sum() == 0:
-        stop[:] = False
-    return ~held & ~stop, stop, held
 
 
 def reward_model_stage(inputs: StageInputs, samples_dirs: Sequence[Path], out: Path,
@@ -136,13 +124,6 @@ def reward_model_stage(inputs: StageInputs, samples_dirs: Sequence[Path], out: P
     return result
 
 
-def degenerate_fit(result: dict, min_auc: float) -> bool:
-    """A pCTR fit that ranks held-out clicks no better than chance or predicts worse than the base rate.
-    With one class held out there is no AUC (None), and only the log-loss can tell."""
-    worse_than_base_rate = result["holdout_log_loss"] > result["holdout_log_loss_base_rate"]
-    return worse_than_base_rate or (result["holdout_auc"] is not None and result["holdout_auc"] < min_auc)
-
-
 def _carry_over(previous: Path, out: Path) -> str:
     """Replace whatever `out` holds with the previous epoch's reward model; returns where it came from."""
     shutil.rmtree(out, ignore_errors=True)
@@ -164,10 +145,6 @@ def click_probabilities(inputs: StageInputs, samples: Sequence[JudgedSample], ro
     model, meta = load_reward_model(reward_model_dir)
     return rows.assign(p=pctr_probabilities(model, meta, rows,
                                             lambda texts: embed_texts(texts, meta["encoder"], inputs.roles.scorer)))
-
-
-def exact_click_probs(samples: Sequence[JudgedSample], rows: pd.DataFrame) -> list[float]:
-    return [samples[r].click_probs.get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
 
 
 def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path | None, policy_dir: Path,
@@ -205,36 +182,6 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
             num_gpus=scorer.gpus)
         dataset.write_parquet(str(out / "pairs"))
     return summary
-
-
-def preference_records(samples: Sequence[JudgedSample], preferences, index: dict, tokenizer,
-                       prompt_style: str) -> list[dict]:
-    """One record per prompt: its token ids as the engine saw them, the winner's and the losers'
-    completions, and the request's decoding rules (rollout.mention_mask), for masked log-probs."""
-    rules_of = mention_mask(tokenizer)
-    records = []
-    for preference in preferences:
-        winner = samples[index[preference.request_id, preference.chosen]]
-        losers = [samples[index[preference.request_id, number]] for number in preference.rejected]
-        text = prompt_text(tokenizer, winner.request, prompt_style)
-        rules = rules_of.rules(winner.request) if rules_of.by_ad else None
-        records.append({"request_id": preference.request_id,
-                        "prompt_ids": tokenizer(text, add_special_tokens=False)["input_ids"],
-                        "chosen_ids": list(winner.token_ids), "rejected_ids": [list(s.token_ids) for s in losers],
-                        "banned": list(rules.banned) if rules else [], "once": list(rules.once) if rules else []})
-    return records
-
-
-def reward_model_doubt(result: dict) -> str | None:
-    """Why this epoch's policy phase should not trust its reward phase's pCTR model, or None: the model was
-    kept from an earlier epoch (fitted on an earlier policy's answers, so the policy can outrun it), or the
-    refit is degenerate with no earlier model to keep (its ranking of answers is noise)."""
-    if result.get("reused"):
-        return (f"the reward model was kept from an earlier epoch ({result['reused']}): it was fitted on an earlier "
-                "policy's answers, and training on it lets the policy outrun it")
-    if result.get("degenerate"):
-        return "the reward model's refit is no better than chance on held-out clicks and there is no earlier one"
-    return None
 
 
 def policy_stage(inputs: StageInputs, pairs_dir: Path, n_prompts: int, policy_dir: Path, out: Path,

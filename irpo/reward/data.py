@@ -136,3 +136,8 @@ def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users:
     if "clicked" in rows:
         arrays["clicked"] = rows["clicked"].to_numpy(np.float32)
     return arrays
+
+
+def exact_click_probs(samples: Sequence[JudgedSample], rows: pd.DataFrame) -> list[float]:
+    """The simulated user's exact click probability of every click row (0 for an ad it gave none)."""
+    return [samples[r].click_probs.get(a, 0.0) for r, a in zip(rows["row"], rows["ad_id"])]
