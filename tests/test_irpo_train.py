@@ -70,6 +70,7 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     epoch = report["epochs"][0]
     assert set(epoch["stage_seconds"]) == {"samples", "reward_model", "pairs", "policy"}
     assert epoch["dpo"]["prompts"] > 0 and epoch["dpo"]["first_dpo_loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert set(epoch["dpo"]["worker_seconds"]) == {"worker_setup", "training_loop", "save"}
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(run_dir / "final" / "policy") is not None

@@ -50,6 +50,7 @@ def dpo_loop(ray_config: dict) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     config: DPOLoopConfig = ray_config["loop"]
+    worker_start = time.perf_counter()
     setup, plan = config.setup, config.setup.optimizer
     worker_threads(setup.cpus_per_worker)
     tokenizer = AutoTokenizer.from_pretrained(config.policy_dir)
@@ -84,9 +85,14 @@ def dpo_loop(ray_config: dict) -> None:
         ray.train.report({"epoch": epoch, **history[-1]} if history else {"epoch": epoch})
         if history and "stopped_at_kl" in history[-1]:
             break
+    steps_end = time.perf_counter()
     save_hf_model(engine, setup.out_dir, plan.zero_stage, tokenizer)
     if ray.train.get_context().get_world_rank() == 0:
         (Path(setup.out_dir) / "dpo_history.json").write_text(json.dumps(history, indent=1))
+        # where a worker's time went: model load and DeepSpeed init, the training loop, the checkpoint
+        seconds = {"worker_setup": start - worker_start, "training_loop": steps_end - start,
+                   "save": time.perf_counter() - steps_end}
+        (Path(setup.out_dir) / "dpo_seconds.json").write_text(json.dumps(seconds))
     finish_worker()
 
 
@@ -151,12 +157,13 @@ def train_dpo(dataset, n_prompts: int, policy_dir: Path, config: DPOConfig, run:
                                 max_kl=config.max_kl, kl_window=config.kl_window)
     run_ray_train(dpo_loop, loop_config, role, {"train": dataset}, run.storage, "dpo")
     history = json.loads((run.out / "dpo_history.json").read_text())
+    seconds = {key: round(value, 1) for key, value in json.loads((run.out / "dpo_seconds.json").read_text()).items()}
     tail = history[-max(1, len(history) // 4):]
     summary = {key: float(np.mean([h[key] for h in tail])) for key in
                ("per_prompt", "dpo", "nll", "chosen_reward", "rejected_reward", "margin", "accuracy", "kl")}
     stopped = history[-1].get("stopped_at_kl") if history else None
     steps_taken = len(history) // grad_accum if stopped is not None else steps_per_epoch * config.epochs
     return {"prompts": n_prompts, "optimizer_steps": steps_taken, "planned_optimizer_steps": steps_per_epoch * config.epochs,
-            "stopped_at_kl": stopped, "bf16": bf16,
+            "stopped_at_kl": stopped, "bf16": bf16, "worker_seconds": seconds,
             "first_loss": history[0]["per_prompt"] if history else None,
             "first_dpo_loss": history[0]["dpo"] if history else None, "last_quarter": summary}
