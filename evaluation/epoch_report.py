@@ -22,7 +22,8 @@ def bid_response_report(report: dict, out: Path) -> None:
                      f"{_pm(m.get('monotonicity_spearman'), m.get('monotonicity_spearman_stderr'))} | "
                      f"{_pm(m.get('allocation_efficiency'))} | {_pm(m.get('ads_per_answer'), digits=2)} | "
                      f"{_pm(m.get('related_share'))} | {_pm(m.get('inserted_bid_percentile'))} |")
-    lines += ["", f"![bid response by epoch]({plot.name})", "", *phase_table(report["epochs"])]
+    lines += ["", f"![bid response by epoch]({plot.name})", "", *phase_table(report["epochs"]),
+              *pairs_table(report["epochs"])]
     lines += [f"**Warning: {warning}.**" for warning in idle_phases(report)]
     markdown = out / "report.md"
     kept = markdown.read_text().split(lines[1])[0].rstrip("\n") + "\n" if markdown.is_file() else ""
@@ -45,6 +46,21 @@ def phase_table(epochs: list[dict]) -> list[str]:
                      f"{pairs.get('prompts', '-')} | {pairs.get('pairs', '-')} | {dpo.get('optimizer_steps', '-')} | "
                      f"{_pm(last.get('chosen_reward'))} | {_pm(last.get('rejected_reward'))} | "
                      f"{_pm(last.get('margin'))} | {_pm(last.get('nll'))} | {_pm(last.get('kl'))} |")
+    return lines + [""]
+
+
+def pairs_table(epochs: list[dict]) -> list[str]:
+    """What each epoch's pairs teach about relevance: the click probability R gives related and unrelated
+    inserted ads (against the simulated user's exact one) and the related share of winners' and losers' ads.
+    An unrelated ad priced near a related one lets a high bid win, and the policy learns to drop relevance."""
+    lines = ["## What the pairs teach about relevance", "",
+             "| epoch | R's click probability: related ads (exact) | unrelated ads (exact) | related share of "
+             "winners' ads | of losers' ads |", "|---|---|---|---|---|"]
+    for epoch in epochs:
+        pairs = epoch.get("pairs") or {}
+        lines.append(f"| {epoch['epoch']} | {_pm(pairs.get('p_related'))} ({_pm(pairs.get('exact_p_related'))}) | "
+                     f"{_pm(pairs.get('p_unrelated'))} ({_pm(pairs.get('exact_p_unrelated'))}) | "
+                     f"{_pm(pairs.get('winner_related_share'))} | {_pm(pairs.get('loser_related_share'))} |")
     return lines + [""]
 
 

@@ -271,3 +271,21 @@ def test_a_degenerate_first_refit_with_no_earlier_model_is_a_reason_not_to_train
 
     assert "no earlier one" in reward_model_doubt({"degenerate": True, "holdout_auc": 0.51})
     assert reward_model_doubt({"degenerate": False, "holdout_auc": 0.7}) is None
+
+
+def test_click_probability_by_relevance_separates_related_from_unrelated_ads():
+    import pandas as pd
+
+    from irpo.loop.pair_diagnostics import click_probability_by_relevance
+    from judge.environment import get_world
+
+    world = get_world("tiny", 0)
+    query = world.split("train")[0]
+    candidates = world.candidate_ids(query)
+    related = [a for a in candidates if world.is_related(query, a)]
+    unrelated = [a for a in candidates if not world.is_related(query, a)]
+    rows = pd.DataFrame({"request_id": [query.query_id] * 3, "ad_id": [related[0], related[0], unrelated[0]],
+                         "p": [0.4, 0.6, 0.3]})
+    figures = click_probability_by_relevance(rows, [0.5, 0.5, 0.01], world)
+    assert figures == pytest.approx({"p_related": 0.5, "exact_p_related": 0.5, "p_unrelated": 0.3,
+                                     "exact_p_unrelated": 0.01})

@@ -78,6 +78,8 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     assert (run_dir / "final" / "evaluation" / "report.md").is_file()  # train ends with the comparison
     markdown = (run_dir / "final" / "evaluation" / "report.md").read_text()
     assert markdown.count("## Bid response by epoch") == 1 and "| epoch 1 |" in markdown
+    assert "## What the pairs teach about relevance" in markdown
+    assert {"p_related", "exact_p_related", "winner_related_share"} <= set(epoch["pairs"])
     assert (run_dir / "final" / "evaluation" / "bid_response_by_epoch.png").is_file()
     assert list(report["stage_seconds"])[0] == "epoch_1/samples" and "final/policy" in report["stage_seconds"]
     assert report["mechanism_comparison"].endswith("report.md")

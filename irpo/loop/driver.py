@@ -98,7 +98,8 @@ class IRPODriver:
         pairs_name = self._stage_name(epoch, "pairs")
         pairs = store.run(pairs_name, lambda out: pairs_stage(inputs, samples_dir, rm_dir, policy, out, epoch))
         timings["pairs"], record["pairs"] = pairs["seconds"], pairs["result"]
-        self.tracker.log({f"pairs/{k}": v for k, v in pairs["result"].items()} | {"time/pairs_s": pairs["seconds"]},
+        self.tracker.log({f"pairs/{k}": v for k, v in pairs["result"].items() if v is not None}
+                         | {"time/pairs_s": pairs["seconds"]},
                          step_of(epoch, "pairs"))
         policy_name = self._stage_name(epoch, "policy")
         trained = store.run(policy_name, lambda out: policy_stage(inputs, store.path(pairs_name),

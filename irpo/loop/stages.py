@@ -25,6 +25,7 @@ from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences,
 from irpo.dpo.trainer import trains_in_bf16
 from irpo.ds_train import TrainerRun
 from irpo.loop.held_out import evaluate_samples
+from irpo.loop.pair_diagnostics import click_probability_by_relevance, related_share
 from irpo.loop.run_store import copy_stage_contents
 from irpo.loop.sampling import read_samples, sample_and_judge
 from irpo.reward.click_model import pctr_probabilities
@@ -154,8 +155,9 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
 
     samples = read_samples(samples_dir, "policy")
     rows = click_rows(samples)
-    rewards = answer_rewards(samples, click_probabilities(inputs, samples, rows, reward_model_dir), inputs.auction)
-    exact = answer_rewards(samples, rows.assign(p=exact_click_probs(samples, rows)), inputs.auction)
+    scored, exact_p = click_probabilities(inputs, samples, rows, reward_model_dir), exact_click_probs(samples, rows)
+    rewards = answer_rewards(samples, scored, inputs.auction)
+    exact = answer_rewards(samples, rows.assign(p=exact_p), inputs.auction)
     ads = np.array([len(sample.answer.inserted) for sample in samples])
     preferences = build_preferences([s.request_id for s in samples], [s.sample for s in samples], rewards,
                                     inputs.irpo.delta_th, ads if inputs.irpo.pair_losers == "same_count" else None)
@@ -164,8 +166,13 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     summary = {"answers": len(samples), "prompts": len(preferences), "pairs": len(losers),
                "mean_reward": float(rewards.mean()), "mean_exact_reward": float(exact.mean()),
                "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
+    world = inputs.user.world
+    if not rows.empty:
+        summary.update(click_probability_by_relevance(scored, exact_p, world))
     if preferences:
         winners = [index[p.request_id, p.chosen] for p in preferences]
+        summary.update(winner_related_share=related_share(samples, winners, world),
+                       loser_related_share=related_share(samples, [i for _, i in losers], world))
         summary.update(winner_exact_reward=float(exact[winners].mean()),
                        loser_exact_reward=float(np.mean([exact[i] for _, i in losers])),
                        same_ad_count_share=float(np.mean([ads[index[p.request_id, p.chosen]] == ads[i]
