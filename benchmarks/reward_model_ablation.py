@@ -5,7 +5,7 @@ Run: .venv/bin/python benchmarks/reward_model_ablation.py --run runs/v5 --epoch 
 Each setting is `irpo.reward_model` keys (comma-separated key=value, values read as YAML). For each: the
 fit's held-out log-loss and AUC (reward rows, same splits and seed), its seconds (embedding included),
 and on the epoch's policy rows the Spearman correlation of R(pCTR) with R computed from the simulated
-user's exact click probabilities.
+user's exact click probabilities, and the mean click probability the fit gives related and unrelated ads.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from auction.metrics import spearman
 from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.dpo.pairs import answer_rewards
+from irpo.loop.pair_diagnostics import click_probability_by_relevance
 from irpo.loop.sampling import read_samples
 from irpo.loop.stages import StageInputs, click_probabilities, reward_model_stage
 from irpo.reward.data import click_rows, exact_click_probs
@@ -45,12 +46,14 @@ def refit(run: Path, epoch: int, setting: dict) -> dict:
         seconds = time.perf_counter() - start
         policy = read_samples(samples_dir, "policy")
         rows = click_rows(policy)
-        rewards = answer_rewards(policy, click_probabilities(inputs, policy, rows, Path(scratch) / "rm"), config.auction)
-        exact = answer_rewards(policy, rows.assign(p=exact_click_probs(policy, rows)), config.auction)
+        scored, exact_p = click_probabilities(inputs, policy, rows, Path(scratch) / "rm"), exact_click_probs(policy, rows)
+        rewards = answer_rewards(policy, scored, config.auction)
+        exact = answer_rewards(policy, rows.assign(p=exact_p), config.auction)
+        by_relevance = click_probability_by_relevance(scored, exact_p, user.world)
     return {**setting, "fit_seconds": round(seconds, 1), "click_rows": fit.get("click_rows"),
             "replayed_rows": fit.get("replayed_rows"), "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
             "holdout_log_loss_base_rate": fit.get("holdout_log_loss_base_rate"), "best_epoch": fit.get("best_epoch"),
-            "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
+            "reward_vs_exact_spearman": spearman(list(rewards), list(exact)), **by_relevance}
 
 
 def main() -> None:
