@@ -21,6 +21,7 @@ from auction.metrics import spearman
 from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.dpo.pairs import answer_rewards
+from irpo.loop.driver import refit_epochs
 from irpo.loop.pair_diagnostics import click_probability_by_relevance
 from irpo.loop.sampling import read_samples
 from irpo.loop.stages import StageInputs, click_probabilities, reward_model_stage
@@ -36,8 +37,7 @@ def refit(run: Path, epoch: int, setting: dict) -> dict:
     layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     samples_dir = run / f"epoch_{epoch}" / "samples"
-    replayed = range(epoch - 1, max(epoch - 1 - reward_model.replay_epochs, 0), -1)
-    samples_dirs = [samples_dir] + [run / f"epoch_{e}" / "samples" for e in replayed]
+    samples_dirs = [run / f"epoch_{e}" / "samples" for e in refit_epochs(epoch, reward_model.replay_epochs)]
     with tempfile.TemporaryDirectory() as scratch:
         inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
                              Path(scratch) / "ray")

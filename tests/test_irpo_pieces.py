@@ -289,3 +289,12 @@ def test_click_probability_by_relevance_separates_related_from_unrelated_ads():
     figures = click_probability_by_relevance(rows, [0.5, 0.5, 0.01], world)
     assert figures == pytest.approx({"p_related": 0.5, "exact_p_related": 0.5, "p_unrelated": 0.3,
                                      "exact_p_unrelated": 0.01})
+
+
+def test_a_refit_reads_its_own_epochs_clicks_first_then_up_to_replay_epochs_earlier_ones():
+    from irpo.loop.driver import refit_epochs
+
+    assert refit_epochs(1, 2) == [1]
+    assert refit_epochs(3, 0) == [3]
+    assert refit_epochs(3, 1) == [3, 2]
+    assert refit_epochs(3, 5) == [3, 2, 1]

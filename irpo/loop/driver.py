@@ -34,6 +34,12 @@ def stage_plan(irpo) -> list[str]:
     return plan + ["final/samples", "final/policy"] + (["final/reward_model"] if irpo.fits_reward_model else [])
 
 
+def refit_epochs(epoch: int, replay_epochs: int) -> list[int]:
+    """The epochs whose reward-phase clicks epoch `epoch`'s pCTR refit reads: its own first, then up to
+    `replay_epochs` earlier ones, latest first (irpo.reward_model.replay_epochs)."""
+    return list(range(epoch, max(epoch - 1 - replay_epochs, 0), -1))
+
+
 def step_of(epoch: int, stage: str) -> int:
     """W&B step of a stage: its place in the run's fixed plan, so a resumed run logs in order."""
     return (epoch - 1) * len(STAGES_PER_EPOCH) + STAGES_PER_EPOCH.index(stage)
@@ -87,8 +93,8 @@ class IRPODriver:
         if inputs.irpo.fits_reward_model:
             rm_name = self._stage_name(epoch, "reward_model")
             previous = store.path(self._stage_name(epoch - 1, "reward_model")) if epoch > 1 else None
-            replayed = range(epoch - 1, max(epoch - 1 - inputs.irpo.reward_model.replay_epochs, 0), -1)
-            samples_dirs = [samples_dir] + [store.path(self._stage_name(e, "samples")) for e in replayed]
+            samples_dirs = [store.path(self._stage_name(e, "samples"))
+                            for e in refit_epochs(epoch, inputs.irpo.reward_model.replay_epochs)]
             rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dirs, out, previous))
             rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
             doubt = reward_model_doubt(rm["result"])
