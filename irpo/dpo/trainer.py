@@ -124,15 +124,11 @@ def mean_over_workers(values: list[float]) -> float:
 
     total = torch.tensor([sum(values), len(values)], dtype=torch.float64)
     if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        total = total.to(ray_device())
+        import ray.train.torch
+
+        total = total.to(ray.train.torch.get_device())
         dist.all_reduce(total)
     return float(total[0] / max(total[1], 1))
-
-
-def ray_device():
-    import ray.train.torch
-
-    return ray.train.torch.get_device()
 
 
 def trains_in_bf16(config: DPOConfig, role) -> bool:

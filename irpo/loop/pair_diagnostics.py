@@ -4,7 +4,8 @@ R multiplies each ad's click probability by its bid, so a reward model that give
 fraction of a related ad's probability lets a high bid buy a win: the pairs then prefer unrelated
 high-bid ads and the policy learns to drop relevance. Two figures show it per epoch: the mean click
 probability the reward source gives related and unrelated inserted ads (next to the simulated user's
-exact one), and the related share of the winners' ads against the losers'.
+exact one), and the related share of the winners' ads against the losers' (the pairs stage computes it
+with `held_out.inserted_ad_traits`, as for every policy's evaluation).
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from judge.judged_sample import JudgedSample
 from judge.world import World
 
 
@@ -31,10 +31,3 @@ def click_probability_by_relevance(rows: pd.DataFrame, exact: Sequence[float], w
         out[f"p_{name}"] = float(p[mask].mean()) if mask.any() else None
         out[f"exact_p_{name}"] = float(exact[mask].mean()) if mask.any() else None
     return out
-
-
-def related_share(samples: Sequence[JudgedSample], indices: Sequence[int], world: World) -> float | None:
-    """Share of the ads inserted in the answers `indices` that are related to their query or user."""
-    flags = [world.is_related(world.queries[samples[i].request_id], ad) for i in indices
-             for ad in samples[i].answer.ad_ids]
-    return float(np.mean(flags)) if flags else None

@@ -24,8 +24,8 @@ from irpo.config import IRPOConfig
 from irpo.dpo.pairs import ReferenceLogprobs, answer_rewards, build_preferences, preference_records
 from irpo.dpo.trainer import trains_in_bf16
 from irpo.ds_train import TrainerRun
-from irpo.loop.held_out import evaluate_samples
-from irpo.loop.pair_diagnostics import click_probability_by_relevance, related_share
+from irpo.loop.held_out import evaluate_samples, inserted_ad_traits
+from irpo.loop.pair_diagnostics import click_probability_by_relevance
 from irpo.loop.run_store import copy_stage_contents
 from irpo.loop.sampling import read_samples, sample_and_judge
 from irpo.reward.click_model import pctr_probabilities
@@ -171,8 +171,8 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
         summary.update(click_probability_by_relevance(scored, exact_p, world))
     if preferences:
         winners = [index[p.request_id, p.chosen] for p in preferences]
-        summary.update(winner_related_share=related_share(samples, winners, world),
-                       loser_related_share=related_share(samples, [i for _, i in losers], world))
+        summary.update(winner_related_share=inserted_ad_traits([samples[i] for i in winners], world)["related_share"],
+                       loser_related_share=inserted_ad_traits([samples[i] for _, i in losers], world)["related_share"])
         summary.update(winner_exact_reward=float(exact[winners].mean()),
                        loser_exact_reward=float(np.mean([exact[i] for _, i in losers])),
                        same_ad_count_share=float(np.mean([ads[index[p.request_id, p.chosen]] == ads[i]
