@@ -32,7 +32,8 @@ from llm_auction.config import load_config
 
 def refit(run: Path, epoch: int, setting: dict) -> dict:
     config = load_config(run / "config.yaml")
-    reward_model = config.irpo.reward_model.model_copy(update=setting)
+    # validated, so a value YAML reads as text (3e-3) is parsed as the field declares
+    reward_model = type(config.irpo.reward_model).model_validate({**config.irpo.reward_model.model_dump(), **setting})
     irpo = config.irpo.model_copy(update={"reward_model": reward_model})
     layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)

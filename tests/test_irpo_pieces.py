@@ -243,6 +243,33 @@ def test_ad_relevance_features_add_the_title_and_its_products_with_the_profile_a
     assert np.isclose(text[16:20].sum() / 2, unit["q"] @ unit["t"])  # their sum is the cosine similarity
 
 
+def test_similarity_features_are_scaled_cosines_after_the_vectors_and_the_model_reads_them_in_its_linear_term():
+    import torch
+
+    from irpo.reward.data import IdIndex, embedded_columns, feature_arrays, text_columns
+    from irpo.reward.trainer import build_model, logits_of
+
+    columns = text_columns(mention_context=True, similarities=True)
+    assert columns == ("query", "answer", "context", "query~ad", "answer~ad", "context~ad")
+    assert embedded_columns(columns) == ("query", "answer", "context", "ad")
+    rows = pd.DataFrame([{"query": "q", "answer": "y", "context": "s", "ad": "t", "user_id": "u", "ad_id": "Ad-1",
+                          "position": 0, "count": 1}])
+    unit = {t: v / np.linalg.norm(v) for t, v in zip("qyst", np.random.default_rng(0).normal(size=(4, 4)))}
+    arrays = feature_arrays(rows, unit, IdIndex(["u"]), IdIndex(["Ad-1"]), columns)
+    assert arrays["text"].shape == (1, 3 * 4 + 3)
+    assert np.allclose(arrays["text"][0, 12:], [2 * unit[t] @ unit["t"] for t in "qys"])  # cosine x sqrt(d)
+    meta = {"text_dim": 4, "text_columns": list(columns), "n_users": 1, "n_ads": 1, "user_dim": 2, "ad_dim": 2,
+            "hidden": [4]}
+    model = build_model(meta)
+    batch = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    with torch.no_grad():
+        model.wide.weight.zero_()
+        mlp_only = logits_of(model, batch, 4)
+        model.wide.weight[0, 0] = 1.0  # the query's similarity alone, straight onto the logit
+        with_query = logits_of(model, batch, 4)
+    assert torch.allclose(with_query - mlp_only, batch["text"][:, 12], atol=1e-6)
+
+
 def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_by_default(tmp_path):
     from auction.config import AuctionConfig
     from cluster.layout import Roles

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Sequence
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from auction.parser import ParsedAnswer, mention_sentence
-from auction.types import AuctionRequest
+from auction.types import Ad, AuctionRequest
 from cluster.layout import ScorerRole
 from judge.judged_sample import JudgedSample
 
@@ -23,17 +24,30 @@ log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
 
 
-def text_columns(mention_context: bool, ad_relevance: bool = False) -> tuple[str, ...]:
-    """The click rows' text features, in the order their embeddings are concatenated. A column named
-    `a*b` is not a text but the element-wise product of two embeddings (an interaction the MLP reads
-    as a learnt similarity: the ad's title against the user's profile and question)."""
+def text_columns(mention_context: bool, ad_relevance: bool = False, similarities: bool = False) -> tuple[str, ...]:
+    """The click rows' text features, in the order they are concatenated. A column named `a*b` is not a
+    text but the element-wise product of two embeddings (an interaction the MLP reads as a learnt
+    similarity); one named `a~b` is one number, the cosine similarity of two embeddings. Similarities
+    come last: the model reads them both through the MLP and through a linear term of their own."""
     columns = ("query", "answer", "context") if mention_context else ("query", "answer")
-    return columns + (("ad", "query*ad", "context*ad") if ad_relevance else ())
+    columns += ("ad", "query*ad", "context*ad") if ad_relevance else ()
+    if similarities:
+        columns += ("query~ad", "answer~ad") + (("context~ad",) if mention_context else ())
+    return columns
+
+
+def is_similarity(column: str) -> bool:
+    return "~" in column
+
+
+def vector_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """The columns that are as wide as an embedding (texts and products), in order."""
+    return tuple(c for c in columns if not is_similarity(c))
 
 
 def embedded_columns(columns: Sequence[str]) -> tuple[str, ...]:
-    """The columns that are texts to embed (products are computed from them)."""
-    return tuple(c for c in columns if "*" not in c)
+    """The texts to embed: every column's parts (products and similarities are computed from them)."""
+    return tuple(dict.fromkeys(part for c in columns for part in re.split(r"[*~]", c)))
 
 
 def texts_of(rows: pd.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -46,11 +60,16 @@ def query_text(request: AuctionRequest) -> str:
     return f"{user.basic_info}; likes {', '.join(user.interests)}. {request.query}"
 
 
+def ad_text(ad: Ad) -> str:
+    """What the model reads about an ad: its title, and its category where the advertiser gave one."""
+    return f"{ad.title}, {ad.category}" if ad.category else ad.title
+
+
 def inserted_ad_rows(request: AuctionRequest, answer: ParsedAnswer) -> list[dict]:
     """What the model reads about each inserted ad: texts, user and ad IDs, slot in the answer."""
     query = query_text(request)
     return [{"query": query, "answer": answer.text, "context": mention_sentence(answer.text, ad.start, ad.end),
-             "ad": request.by_id[ad.ad_id].ad.title, "user_id": request.user.user_id, "ad_id": ad.ad_id,
+             "ad": ad_text(request.by_id[ad.ad_id].ad), "user_id": request.user.user_id, "ad_id": ad.ad_id,
              "position": ad.position, "count": len(answer.inserted)} for ad in answer.inserted]
 
 
@@ -100,6 +119,11 @@ def embed_texts(texts: list[str], encoder: str, role: ScorerRole = ScorerRole())
 
 
 def _column_features(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], column: str) -> np.ndarray:
+    if is_similarity(column):
+        left, right = (_column_features(rows, embeddings, c) for c in column.split("~"))
+        # unit vectors: the cosine similarity, scaled like the products so that the few tenths between a
+        # related and an unrelated ad span several units (an early-stopped fit takes only tens of steps)
+        return (left * right).sum(axis=1, keepdims=True) * np.sqrt(left.shape[1])
     if "*" not in column:
         return np.stack([embeddings[t] for t in rows[column]])
     left, right = (_column_features(rows, embeddings, c) for c in column.split("*"))
@@ -128,8 +152,8 @@ class IdIndex:
 
 def feature_arrays(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], users: IdIndex, ads: IdIndex,
                    columns: tuple[str, ...] = ("query", "answer")) -> dict[str, np.ndarray]:
-    """The model's inputs as arrays: `text` is the embeddings of `columns` side by side (enc(x); enc(y)...);
-    `clicked` only for rows that carry clicks (scoring rows do not)."""
+    """The model's inputs as arrays: `text` is the features of `columns` side by side (enc(x); enc(y)...,
+    then any similarities, one number each); `clicked` only for rows that carry clicks (scoring rows do not)."""
     text = np.concatenate([_column_features(rows, embeddings, column) for column in columns], axis=1)
     arrays = {"text": text.astype(np.float32), "user": users(rows["user_id"]), "ad": ads(rows["ad_id"]),
               "position": rows["position"].to_numpy(np.int64), "count": rows["count"].to_numpy(np.int64)}

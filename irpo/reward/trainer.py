@@ -27,7 +27,7 @@ from irpo.ds_train import (
     run_ray_train,
     worker_threads,
 )
-from irpo.reward.data import IdIndex
+from irpo.reward.data import IdIndex, vector_columns
 from irpo.reward.model import PCTRModel, click_loss
 
 ID_DROPOUT = 0.1  # trains the "unseen" row of the ID tables: test users and new ads map there
@@ -42,9 +42,12 @@ def text_columns_of(meta: dict) -> tuple[str, ...]:
 
 
 def build_model(meta: dict) -> PCTRModel:
-    responses = len(text_columns_of(meta)) - 1  # enc(y), and enc(s) with mention context
+    columns = text_columns_of(meta)
+    vectors = len(vector_columns(columns))  # enc(x), then enc(y), enc(s)... and products
+    similarities = len(columns) - vectors  # one number each, after the vectors
     return PCTRModel(meta["text_dim"], meta["n_users"], meta["n_ads"], meta["user_dim"], meta["ad_dim"],
-                     tuple(meta["hidden"]), response_dim=responses * meta["text_dim"])
+                     tuple(meta["hidden"]), response_dim=(vectors - 1) * meta["text_dim"] + similarities,
+                     similarity_dim=similarities)
 
 
 def logits_of(model: PCTRModel, batch: dict[str, torch.Tensor], text_dim: int) -> torch.Tensor:
@@ -133,7 +136,8 @@ def fit_reward_model(features: ClickFeatures, config: RewardModelConfig, run: Tr
 
     train, role = features.train, run.role
     run.out.mkdir(parents=True, exist_ok=True)
-    text_dim = train["text"].shape[1] // len(features.text_columns)
+    vectors = vector_columns(features.text_columns)
+    text_dim = (train["text"].shape[1] - (len(features.text_columns) - len(vectors))) // len(vectors)
     meta = {"text_dim": text_dim, "text_columns": list(features.text_columns), "n_users": len(features.users),
             "n_ads": len(features.ads), "user_dim": config.user_embedding_dim, "ad_dim": config.ad_embedding_dim,
             "hidden": list(config.hidden_dims), "encoder": config.encoder, "users": features.users.index,
