@@ -104,3 +104,25 @@ def micro_base(tmp_path_factory):
                             text=True, timeout=900, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     return out
+
+
+# The micro run's kill points: right after its first stage, in the middle of its pairs stage, then
+# CHAOS_KILLS more drawn with CHAOS_SEED from the stages after (tests/test_training_chaos.py).
+FIRST_KILLS = [("epoch_1/samples", "after"), ("epoch_1/pairs", "inside-only")]
+CHAOS_SEED, CHAOS_KILLS = 2026, 2
+
+
+@pytest.fixture(scope="session")
+def resumed_run(tmp_path_factory, micro_base):
+    """The micro run killed after its first stage, in the middle of its pairs stage and at random points
+    after, resumed after each kill to the end: the trained run most slow tests read."""
+    import yaml
+    from micro_runs import kill_points, run_with_kills
+
+    from irpo.config import IRPOConfig
+    from irpo.loop.driver import stage_plan
+
+    plan = [*stage_plan(IRPOConfig.model_validate(yaml.safe_load(open(MICRO))["irpo"])), "final/evaluation"]
+    later = plan[plan.index("epoch_1/pairs") + 1:]
+    points = FIRST_KILLS + kill_points(later, CHAOS_KILLS, CHAOS_SEED)
+    return run_with_kills(tmp_path_factory.mktemp("killed") / "run", micro_base, points)

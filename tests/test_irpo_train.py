@@ -1,69 +1,21 @@
 """`llm-auction train` end to end on configs/micro.yaml: checkpoint, report, kill and resume."""
 import json
-import os
-import signal
 import subprocess
-import time
 
 import pytest
 from conftest import CLI, MICRO, ROOT
+from micro_runs import stage_records, train_args, wandb_ids
 
 METRICS = {"revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
            "allocation_efficiency", "monotonicity_spearman", "monotone_share"}
 
 
-def train_args(run_dir, base):
-    return [CLI, "train", "--config", MICRO, "--run-dir", str(run_dir), f"rollout.policy={base}"]
-
-
-def start(args, cwd=ROOT):
-    # A session of its own, so killing its process group takes the local Ray instance down with it.
-    return subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-
-
-def kill_when(process, ready, timeout=900):
-    deadline = time.time() + timeout
-    while not ready():
-        assert process.poll() is None, f"run ended before the kill point: {process.stderr.read()[-3000:]}"
-        assert time.time() < deadline, "kill point never reached"
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def resume(run_dir):
-    result = subprocess.run([CLI, "train", "--resume", str(run_dir)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=1200)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((run_dir / "report.json").read_text())
-
-
-def stage_records(run_dir):
-    return {str(p.parent.relative_to(run_dir)): p.read_text() for p in run_dir.glob("*/*/stage.json")}
-
-
-def wandb_ids(run_dir):
-    return {p.name.rsplit("-", 1)[-1] for p in (run_dir / "wandb").glob("offline-run-*")}
-
-
-@pytest.fixture(scope="module")
-def resumed_run(tmp_path_factory, micro_base):
-    """A micro run started from outside the project, killed right after its first stage, then resumed."""
-    run_dir = tmp_path_factory.mktemp("boundary") / "run"
-    # Started outside the project, with the config named relative to the project: it is found there.
-    args = [CLI, "train", "--config", "configs/micro.yaml", "--run-dir", str(run_dir), f"rollout.policy={micro_base}"]
-    process = start(args, cwd=run_dir.parent)
-    kill_when(process, lambda: (run_dir / "epoch_1" / "samples" / "stage.json").is_file())
-    before = stage_records(run_dir)
-    report = resume(run_dir)
-    return run_dir, before, stage_records(run_dir), report
-
-
 def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(resumed_run):
-    run_dir, before, after, report = resumed_run
-    assert set(before) == {"epoch_1/samples"}
-    assert after["epoch_1/samples"] == before["epoch_1/samples"]  # not run again: same record, same timing
+    run_dir, report = resumed_run.run_dir, resumed_run.report
+    first = resumed_run.kills[0]
+    assert (first.stage, first.moment, set(first.records)) == ("epoch_1/samples", "after", {"epoch_1/samples"})
+    after = stage_records(run_dir)
+    assert after["epoch_1/samples"] == first.records["epoch_1/samples"]  # not run again: same record, same timing
     assert {"epoch_1/reward_model", "epoch_1/pairs", "epoch_1/policy", "final/samples", "final/policy"} <= set(after)
     assert METRICS <= set(report["final"]["base"]) and METRICS <= set(report["final"]["llm_auction"])
     assert 0 < report["final"]["bid_blind_efficiency"] < 1
@@ -74,7 +26,7 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(run_dir / "final" / "policy") is not None
-    assert len(wandb_ids(run_dir)) == 1 and len(list((run_dir / "wandb").glob("offline-run-*"))) == 2
+    assert len(wandb_ids(run_dir)) == 1  # one W&B run across every resume
     assert (run_dir / "final" / "evaluation" / "report.md").is_file()  # train ends with the comparison
     markdown = (run_dir / "final" / "evaluation" / "report.md").read_text()
     assert markdown.count("## Bid response by epoch") == 1 and "| epoch 1 |" in markdown
@@ -86,7 +38,7 @@ def test_run_killed_at_a_stage_boundary_resumes_to_a_checkpoint_and_a_report(res
 
 
 def test_the_comparison_after_training_reads_its_bid_curves_from_the_runs_own_probe_answers(resumed_run):
-    run_dir, _, _, report = resumed_run
+    run_dir, report = resumed_run.run_dir, resumed_run.report
     comparison = json.loads((run_dir / "final" / "evaluation" / "report.json").read_text())
     for name in ("base", "llm_auction"):
         measured = [clicks for _, clicks, _ in report["final"]["probe_curve"][name]]
@@ -94,7 +46,7 @@ def test_the_comparison_after_training_reads_its_bid_curves_from_the_runs_own_pr
 
 
 def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times_and_w_and_b_directories(resumed_run):
-    run_dir, _, _, report = resumed_run
+    run_dir, report = resumed_run.run_dir, resumed_run.report
     wandb_dirs = sorted((run_dir / "wandb").glob("offline-run-*"))
     result = subprocess.run([CLI, "train", "--resume", str(run_dir)], cwd=ROOT, capture_output=True, text=True,
                             timeout=600)
@@ -110,7 +62,7 @@ def test_a_no_op_resume_adds_its_invocation_and_keeps_the_earlier_wall_times_and
 
 
 def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_report(resumed_run, micro_base, tmp_path):
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     out = tmp_path / "eval"
     result = subprocess.run(
         [CLI, "evaluate", "--config", MICRO, "--policy", str(run_dir / "final" / "policy"), "--base", str(micro_base),
@@ -140,20 +92,6 @@ def test_evaluate_runs_every_mechanism_on_the_trained_policy_and_writes_the_repo
     assert "## Verdict" in (out / "report.md").read_text()
 
 
-def test_run_killed_mid_stage_discards_the_partial_stage_and_completes_on_resume(tmp_path, micro_base):
-    run_dir = tmp_path / "run"
-    process = start(train_args(run_dir, micro_base))
-    kill_when(process, lambda: (run_dir / "epoch_1" / ".pairs.partial").is_dir())
-    assert not (run_dir / "epoch_1" / "pairs").exists()
-    before = stage_records(run_dir)
-    report = resume(run_dir)
-    after = stage_records(run_dir)
-    assert all(after[stage] == record for stage, record in before.items())
-    assert not list(run_dir.glob("*/.*.partial"))
-    assert report["epochs"][0]["pairs"]["prompts"] == report["epochs"][0]["dpo"]["prompts"]
-    assert len(wandb_ids(run_dir)) == 1
-
-
 def test_train_refuses_a_run_dir_holding_another_config(tmp_path, micro_base):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -171,7 +109,7 @@ def test_a_reward_phase_keeps_the_previous_reward_model_after(update, resumed_ru
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     config = load_config(run_dir / "config.yaml")
     irpo = config.irpo.model_copy(update={"reward_model": config.irpo.reward_model.model_copy(update=update)})
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
@@ -190,7 +128,7 @@ def test_a_refit_with_replay_trains_on_earlier_epochs_clicks_and_holds_out_only_
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     config = load_config(run_dir / "config.yaml")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     inputs = StageInputs(config.irpo, config.rollout, config.judge, config.auction,
@@ -207,7 +145,7 @@ def test_the_pctr_click_model_scores_a_batch_of_answers_as_it_scores_each_alone(
     from irpo.loop.sampling import read_samples
     from irpo.reward.click_model import PCTRClickModel
 
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     samples = read_samples(run_dir / "epoch_1" / "samples", "reward")
     request = samples[0].request
     answers = [s.answer for s in samples if s.request_id == samples[0].request_id]
@@ -225,7 +163,7 @@ def test_answer_rewards_of_a_runs_samples_are_the_auctions_reward_of_each_answer
     from irpo.reward.data import click_rows, exact_click_probs
     from llm_auction.config import load_config
 
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     auction = load_config(run_dir / "config.yaml").auction
     samples = read_samples(run_dir / "epoch_1" / "samples", "policy")
     rows = click_rows(samples)
@@ -241,7 +179,7 @@ def test_a_policy_phase_with_a_kl_budget_ends_after_the_step_that_exceeds_it(res
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     config = load_config(run_dir / "config.yaml")
     dpo = config.irpo.dpo.model_copy(update={"max_kl": 1e-9, "kl_window": 1, "epochs": 3})
     irpo = config.irpo.model_copy(update={"dpo": dpo})
@@ -274,7 +212,7 @@ def test_exact_reward_ranks_each_prompts_answers_by_the_simulated_users_exact_re
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 
-    run_dir = resumed_run[0]
+    run_dir = resumed_run.run_dir
     config = load_config(run_dir / "config.yaml")
     irpo = config.irpo.model_copy(update={"reward": "exact", "pair_losers": "all", "delta_th": 0.0})
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
