@@ -2,6 +2,7 @@
 (stage `final/evaluation`: report.md, plots, W&B) and the bid response of the base and every epoch."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from evaluation.bid_curves import curve_summary
@@ -14,15 +15,25 @@ from irpo.loop.sampling import read_samples
 from irpo.loop.training_run import FinishedLoop
 
 STAGE = "final/evaluation"
+NEEDS_REWARD_MODEL = ("mosaic",)  # ranks its candidates with the run's pCTR model
+
+log = logging.getLogger(__name__)
 
 
 class ComparisonAfterTraining:
-    def __init__(self, evaluation: EvaluationConfig):
+    def __init__(self, evaluation: EvaluationConfig, fits_reward_model: bool = True):
+        """`fits_reward_model`: whether the run leaves a pCTR model (irpo.reward=pctr); without one, the
+        mechanisms that need it are left out of the comparison rather than failing it after the loop."""
         self.evaluation = evaluation
-        self.stages = (STAGE,) if evaluation.report_mechanisms else ()
+        self.mechanisms = [m for m in evaluation.report_mechanisms if fits_reward_model or m not in NEEDS_REWARD_MODEL]
+        self.left_out = [m for m in evaluation.report_mechanisms if m not in self.mechanisms]
+        self.stages = (STAGE,) if self.mechanisms else ()
 
     def __call__(self, loop: FinishedLoop) -> None:
         store, report = loop.store, loop.report
+        if self.left_out:
+            log.warning("comparison: %s left out (the run's reward fits no pCTR model to rank candidates with)",
+                        ", ".join(self.left_out))
         if self.stages:
             comparison = store.run(STAGE, lambda out: self.compare(loop, out))
             report["mechanism_comparison"] = str(store.path(STAGE) / "report.md")
@@ -42,7 +53,7 @@ class ComparisonAfterTraining:
         measured = self.measured_curves(loop.store) if inputs.judge.kind == "simulated" else {}
         tests = TestSet(inputs.user, requests, measured)
         checkpoints = Checkpoints(loop.store.path("final/policy"), loop.base, loop.store.path("final/reward_model"))
-        report = evaluate_mechanisms(checkpoints, list(self.evaluation.report_mechanisms), tests, inputs.judge,
+        report = evaluate_mechanisms(checkpoints, self.mechanisms, tests, inputs.judge,
                                      inputs.rollout, inputs.auction, self.evaluation, out)
         return report["mechanisms"]
 

@@ -325,3 +325,16 @@ def test_a_refit_reads_its_own_epochs_clicks_first_then_up_to_replay_epochs_earl
     assert refit_epochs(3, 0) == [3]
     assert refit_epochs(3, 1) == [3, 2]
     assert refit_epochs(3, 5) == [3, 2, 1]
+
+
+def test_a_run_that_fits_no_pctr_model_leaves_mosaic_out_of_its_comparison_instead_of_failing_it():
+    from evaluation.after_training import ComparisonAfterTraining
+    from irpo.config import IRPOConfig
+
+    exact = IRPOConfig(reward="exact")
+    comparison = ComparisonAfterTraining(exact.evaluation, exact.fits_reward_model)
+    assert "mosaic" not in comparison.mechanisms and comparison.left_out == ["mosaic"]
+    assert {"base", "llm_auction", "optimum"} <= set(comparison.mechanisms) and comparison.stages
+    method = IRPOConfig()
+    assert ComparisonAfterTraining(method.evaluation, method.fits_reward_model).mechanisms == list(
+        method.evaluation.report_mechanisms)

@@ -124,7 +124,10 @@ def test_a_reward_phase_keeps_the_previous_reward_model_after(update, resumed_ru
 
 def test_a_refit_with_replay_trains_on_earlier_epochs_clicks_and_holds_out_only_the_current_ones(resumed_run, tmp_path):
     from cluster.layout import load_layout
+    from irpo.loop.sampling import read_samples
     from irpo.loop.stages import StageInputs, reward_model_stage
+    from irpo.reward.data import click_rows
+    from irpo.reward.refit_checks import split_click_rows
     from judge.environment import get_world, simulated_user
     from llm_auction.config import load_config
 
@@ -134,11 +137,13 @@ def test_a_refit_with_replay_trains_on_earlier_epochs_clicks_and_holds_out_only_
     inputs = StageInputs(config.irpo, config.rollout, config.judge, config.auction,
                          load_layout(ROOT / "ray_config.yaml").roles, user, "tiny", tmp_path / "ray")
     samples = run_dir / "epoch_1" / "samples"
-    alone = reward_model_stage(inputs, [samples], tmp_path / "alone")
+    rows = click_rows(read_samples(samples, "reward"))
+    reward_model = config.irpo.reward_model
+    fit, _, held = split_click_rows(rows["request_id"], reward_model.holdout_share, reward_model.validation_share)
     # the same epoch replayed as if it were an earlier one: twice the training rows, the same held-out rows
     replayed = reward_model_stage(inputs, [samples, samples], tmp_path / "replayed")
-    assert replayed["replayed_rows"] == replayed["click_rows"] == alone["click_rows"] > 0
-    assert replayed["train_rows"] == 2 * alone["train_rows"] and replayed["holdout_rows"] == alone["holdout_rows"]
+    assert replayed["replayed_rows"] == replayed["click_rows"] == len(rows) > 0
+    assert replayed["train_rows"] == 2 * fit.sum() and replayed["holdout_rows"] == held.sum()
 
 
 def test_the_pctr_click_model_scores_a_batch_of_answers_as_it_scores_each_alone(resumed_run):

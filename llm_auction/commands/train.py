@@ -26,5 +26,5 @@ def run(args, config: ExperimentConfig) -> int:
     log_to_file(Path(run_dir) / "logs" / "llm-auction.log")
     setup = TrainingSetup(config.irpo, config.rollout, config.judge, config.auction, config.cluster, layout,
                           Path(run_dir), config.model_dump(mode="json"))
-    run_training(setup, after_loop=ComparisonAfterTraining(config.irpo.evaluation))
+    run_training(setup, after_loop=ComparisonAfterTraining(config.irpo.evaluation, config.irpo.fits_reward_model))
     return 0
