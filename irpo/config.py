@@ -130,6 +130,9 @@ class IRPOConfig(StrictModel):
     reward_temperature: float | None = Field(None, gt=0, description="ours: sampling temperature of the reward "
                                              "phase (None: the policy's), to show pCTR placements the policy rarely "
                                              "makes")
+    policy_temperature: float | None = Field(None, gt=0, description="ours: sampling temperature of the policy "
+                                             "phase's M answers (None: the policy's); as the policy sharpens its M "
+                                             "answers grow alike and the best of them falls")
     delta_th: float = Field(10.0, ge=0, description="a loser's reward is more than this below the winner's")
     pair_losers: Literal["all", "same_count"] = Field(
         "same_count", description="losers of a prompt: every answer delta_th below the winner (the paper), or only those "

@@ -195,7 +195,7 @@ def test_stage_timings_list_finished_stages_in_order_with_their_share(tmp_path):
     assert "epoch_1/samples     30.0  75.0%" in table and table.splitlines()[-1].split()[:2] == ["total", "40.0"]
 
 
-def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the_policys():
+def test_each_phases_rows_carry_its_sampling_temperature_and_none_means_the_policys():
     from irpo.config import IRPOConfig
     from irpo.loop.phase_rows import training_rows
     from judge.tiny_world import build_tiny_world
@@ -203,6 +203,8 @@ def test_reward_phase_rows_carry_the_exploration_temperature_and_policy_rows_the
     config = IRPOConfig(reward_queries=3, policy_queries=2, reward_temperature=1.2)
     rows = training_rows(build_tiny_world(0), config, epoch=1, bid_seed=0)
     assert {(r["purpose"], r["temperature"]) for r in rows} == {("reward", 1.2), ("policy", None)}
+    explored = training_rows(build_tiny_world(0), config.model_copy(update={"policy_temperature": 1.0}), 1, 0)
+    assert {(r["purpose"], r["temperature"]) for r in explored} == {("reward", 1.2), ("policy", 1.0)}
 
 
 def test_a_refit_with_one_class_held_out_is_judged_by_its_log_loss_alone():

@@ -29,7 +29,7 @@ def training_rows(world: World, config: IRPOConfig, epoch: int, bid_seed: int) -
     train = world.split("train")
     rows = []
     phases = (("reward", config.reward_queries, config.reward_samples_per_query, config.reward_temperature),
-              ("policy", config.policy_queries, config.policy_samples_per_query, None))
+              ("policy", config.policy_queries, config.policy_samples_per_query, config.policy_temperature))
     for purpose, count, n, temperature in phases:
         rng = random.Random(f"{config.seed}|{purpose}|{epoch}")
         chosen = train if count is None or count >= len(train) else rng.sample(train, count)
