@@ -4,7 +4,7 @@ Text embeddings come from a frozen encoder, computed once per phase outside this
 learns only the ID embeddings and the MLP. Index 0 of each ID table is "unseen" (a new user or ad).
 Ours, beyond the paper: small embeddings of the ad's position in the answer and of the number of ads
 in it, which a mean-pooled response embedding barely carries (position effects and flooding); and
-optionally cosine similarities of the ad's text with the query and the answer, the last
+optionally cosine similarities of the ad's text with the query, the answer and the mention, the last
 `similarity_dim` response features, which also enter the logit through a linear term of their own
 (a wide-and-deep layout): a few thousand clicks do not teach an MLP to sum a product of embeddings
 into a similarity, and relevance is what separates a click from none.
