@@ -229,16 +229,26 @@ def test_rule_state_bans_later_required_tokens_and_the_stop_until_placed_then_fo
     assert sorted(state.banned_now()) == [1, 2, 9] and state.forced() is None
 
 
+def one_click_row() -> pd.DataFrame:
+    """One inserted ad whose texts are the single letters q (query), y (answer), s (mention), t (ad)."""
+    return pd.DataFrame([{"query": "q", "answer": "y", "context": "s", "ad": "t", "user_id": "u", "ad_id": "Ad-1",
+                          "position": 0, "count": 1}])
+
+
+def unit_embeddings() -> dict[str, np.ndarray]:
+    """Random unit vectors of width 4 for the texts of `one_click_row`."""
+    return {t: v / np.linalg.norm(v) for t, v in zip("qyst", np.random.default_rng(0).normal(size=(4, 4)))}
+
+
 def test_ad_relevance_features_add_the_title_and_its_products_with_the_profile_and_the_mention_sentence():
     from irpo.reward.data import IdIndex, embedded_columns, feature_arrays, text_columns, texts_of
 
     columns = text_columns(mention_context=True, ad_relevance=True)
     assert columns == ("query", "answer", "context", "ad", "query*ad", "context*ad")
     assert embedded_columns(columns) == ("query", "answer", "context", "ad")
-    rows = pd.DataFrame([{"query": "q", "answer": "y", "context": "s", "ad": "t", "user_id": "u", "ad_id": "Ad-1",
-                          "position": 0, "count": 1}])
+    rows = one_click_row()
     assert texts_of(rows, columns) == ["q", "y", "s", "t"]
-    unit = {t: v / np.linalg.norm(v) for t, v in zip("qyst", np.random.default_rng(0).normal(size=(4, 4)))}
+    unit = unit_embeddings()
     text = feature_arrays(rows, unit, IdIndex(["u"]), IdIndex(["Ad-1"]), columns)["text"][0]
     assert text.shape == (6 * 4,)
     assert np.allclose(text[16:20], unit["q"] * unit["t"] * 2) and np.allclose(text[20:24], unit["s"] * unit["t"] * 2)
@@ -254,9 +264,8 @@ def test_similarity_features_are_scaled_cosines_after_the_vectors_and_the_model_
     columns = text_columns(mention_context=True, similarities=True)
     assert columns == ("query", "answer", "context", "query~ad", "answer~ad", "context~ad")
     assert embedded_columns(columns) == ("query", "answer", "context", "ad")
-    rows = pd.DataFrame([{"query": "q", "answer": "y", "context": "s", "ad": "t", "user_id": "u", "ad_id": "Ad-1",
-                          "position": 0, "count": 1}])
-    unit = {t: v / np.linalg.norm(v) for t, v in zip("qyst", np.random.default_rng(0).normal(size=(4, 4)))}
+    rows = one_click_row()
+    unit = unit_embeddings()
     arrays = feature_arrays(rows, unit, IdIndex(["u"]), IdIndex(["Ad-1"]), columns)
     assert arrays["text"].shape == (1, 3 * 4 + 3)
     assert np.allclose(arrays["text"][0, 12:], [2 * unit[t] @ unit["t"] for t in "qys"])  # cosine x sqrt(d)
