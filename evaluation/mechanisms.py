@@ -5,7 +5,6 @@ policy serves llm_auction), so two models never share the CPUs' memory.
 """
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -141,8 +140,8 @@ def evaluate_mechanisms(checkpoints: Checkpoints, mechanisms: list[str], tests: 
                 _curves(report, name, generator, probe, tests, evaluation)
             if name == "llm_auction" and simulated:
                 report["audit"] = incentive_audit(generator, user, probe, evaluation.probe_samples)
-        del generator, engine
-        gc.collect()
+        if engine is not None:
+            engine.close()
     if "llm_auction" in scores:
         report["paired"] = {name: paired_differences(scores["llm_auction"], other, counts)
                             for name, other in scores.items() if name != "llm_auction"}

@@ -85,3 +85,7 @@ class Engine(Protocol):
         `logprobs=False` may leave `Sample.logprobs` empty (vLLM then skips ~6% of its work).
         """
         ...
+
+    def close(self) -> None:
+        """Release the engine now (a process that loads several engines one after another closes each)."""
+        ...

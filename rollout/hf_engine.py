@@ -64,6 +64,9 @@ class HFEngine:
         samples = [self._sample(completions[row], chosen[row]) for row in range(completions.shape[0])]
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
 
+    def close(self) -> None:
+        """Nothing to release early: the model is freed with the engine."""
+
     def _sample(self, token_ids: torch.Tensor, logprobs: torch.Tensor) -> Sample:
         ids = token_ids.tolist()
         eos = self.tokenizer.eos_token_id

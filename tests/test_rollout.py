@@ -250,3 +250,29 @@ def test_bf16_generation_falls_back_to_float32_only_on_a_cpu_without_native_bf16
     native = bool(torch.cpu._is_avx512_bf16_supported()) or torch.cuda.is_available()
     assert engine_dtype("bfloat16") == ("bfloat16" if native else "float32")
     assert engine_dtype("float32") == "float32" and engine_dtype("auto") == "auto"
+
+
+CLOSE_AND_REOPEN = """
+import sys
+from rollout.config import SamplingConfig, VLLMConfig
+from rollout.vllm_engine import VLLMEngine, _IN_PROCESS
+sampling = SamplingConfig(temperature=1.0, top_p=0.9, top_k=50, max_tokens=24)
+texts, in_process = [], []
+for _ in range(2):
+    engine = VLLMEngine(sys.argv[1], VLLMConfig(dtype="float32", enforce_eager=True))
+    in_process.append(engine in _IN_PROCESS)
+    texts.append([s.text for s in engine.generate(["a b c", "d e"], 2, sampling, seed=5)[0]])
+    engine.close()
+print(in_process, texts[0] == texts[1], len(_IN_PROCESS))
+"""
+
+
+@pytest.mark.slow
+def test_a_closed_vllm_engine_lets_the_next_one_of_the_process_run_in_process_with_the_same_samples(tiny_policy):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CLOSE_AND_REOPEN, str(tiny_policy)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[True, True] True 0"

@@ -64,6 +64,7 @@ def check_base(model_dir: str | Path, user: SimulatedUser, rollout: RolloutConfi
         "auction_unmasked": auction_checks(engine, user, check_requests, rollout.sampling, mask_absent_ads=False),
         "number_comparison": comparison_accuracy(engine, 400),
     }
+    engine.close()
     (Path(model_dir) / "base_report.json").write_text(json.dumps(report, indent=2) + "\n")
     checks = report["auction"]
     log.info("base checks in %.1fs: inserted ads related to the query or user %.0f%% (chance %.0f%%), %.2f ads per "

@@ -53,7 +53,7 @@ def ceiling_command(policy: Path, out: Path, config: CeilingConfig, user: Simula
     for name, directory in (("policy", policy), ("cloned", out)):
         engine = make_engine(directory, rollout)
         report[name] = auction_checks(engine, user, check_requests, rollout.sampling, auction=auction)
-        del engine
+        engine.close()
     (Path(out) / "ceiling_report.json").write_text(json.dumps(report, indent=2) + "\n")
     log.info("ceiling: efficiency %.3f (policy %.3f, bid-blind optimum %.3f)",
              report["cloned"]["allocation_efficiency"], report["policy"]["allocation_efficiency"],

@@ -1,0 +1,77 @@
+"""Retrain one policy phase of a finished run under several DPO settings, and evaluate each result.
+
+Run: .venv/bin/python benchmarks/policy_phase_ablation.py --run runs/w3 --epoch 2 \
+        "" batch_size=8 "batch_size=8,epochs=8"
+Each setting is `irpo.dpo` keys (comma-separated key=value, values read as YAML; "" is the run's own).
+Every setting starts from the policy the epoch started from (pi_{t-1}) and trains on the epoch's stored
+pairs (same winners, losers and reference log-probs), so the settings differ only in the update. Each
+result is evaluated as the loop evaluates a policy: the held-out test requests and the bid probe, exact
+expected clicks. One JSON line per setting: its efficiency, revenue, reward, related share, inserted-bid
+percentile, ads per answer, bid slope, the update's last-quarter statistics and its seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from cluster.layout import load_layout
+from cluster.ray_session import init_ray
+from irpo.loop.phase_rows import evaluation_rows
+from irpo.loop.stages import StageInputs, policy_stage, samples_stage
+from judge.environment import get_world, simulated_user
+from llm_auction.config import load_config
+
+REPORTED = ("allocation_efficiency", "revenue_per_query", "reward_per_query", "ads_per_answer", "related_share",
+            "inserted_bid_percentile", "bid_slope", "bid_slope_stderr")
+
+
+def start_policy(run: Path, epoch: int) -> Path:
+    """pi_{t-1}: the previous epoch's policy, or the run's base (the shipped one unless the run built its own)."""
+    if epoch > 1:
+        return run / f"epoch_{epoch - 1}" / "policy"
+    built = run / "base"
+    return built if (built / "config.json").is_file() else Path(__file__).resolve().parents[1] / "models" / "tiny-base"
+
+
+def retrain(run: Path, epoch: int, setting: dict, eval_samples: int) -> dict:
+    config = load_config(run / "config.yaml")
+    # validated, so a value YAML reads as text (3e-3) is parsed as the field declares
+    dpo = type(config.irpo.dpo).model_validate({**config.irpo.dpo.model_dump(), **setting})
+    evaluation = config.irpo.evaluation.model_copy(update={"samples_per_request": eval_samples})
+    irpo = config.irpo.model_copy(update={"dpo": dpo, "evaluation": evaluation})
+    layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
+    user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
+    pairs = run / f"epoch_{epoch}" / "pairs"
+    prompts = json.loads((pairs / "stage.json").read_text())["result"]["prompts"]
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
+                             Path(scratch) / "ray")
+        start = time.perf_counter()
+        trained = policy_stage(inputs, pairs, prompts, start_policy(run, epoch), Path(scratch) / "policy")
+        train_seconds = time.perf_counter() - start
+        rows = evaluation_rows(user.world, user, irpo.evaluation, config.judge.seed)
+        metrics = samples_stage(inputs, rows, Path(scratch) / "policy", Path(scratch) / "eval")["metrics"]
+    return {**setting, "optimizer_steps": trained.get("optimizer_steps"), "train_seconds": round(train_seconds, 1),
+            **{k: metrics.get(k) for k in REPORTED}, "last_quarter": trained.get("last_quarter")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--epoch", type=int, default=1)
+    parser.add_argument("--eval-samples", type=int, default=1, help="answers per test request")
+    parser.add_argument("settings", nargs="+", help='key=value[,key=value...] of irpo.dpo, one per retrain ("": as run)')
+    args = parser.parse_args()
+    init_ray("local", None, {})
+    for text in args.settings:
+        setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(",") if item)}
+        print(json.dumps(retrain(args.run, args.epoch, setting, args.eval_samples)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
