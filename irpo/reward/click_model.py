@@ -29,9 +29,6 @@ class PCTRClickModel:
 
         self.model, self.meta = load_reward_model(directory)
         self.encoder = text_encoder(self.meta["encoder"])
-        # the comparison scores the same profile, ad and answer texts for several mechanisms (MOSAIC's
-        # candidates twice): each distinct text goes through the encoder once
-        self._embeddings: dict[str, np.ndarray] = {}
 
     def click_probs(self, request: AuctionRequest, answer: ParsedAnswer) -> dict[str, float]:
         return self.answers_click_probs(request, [answer])[0]
@@ -49,7 +46,4 @@ class PCTRClickModel:
         return probs
 
     def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
-        new = [t for t in dict.fromkeys(texts) if t not in self._embeddings]
-        if new:
-            self._embeddings.update(zip(new, self.encoder.encode(new)))
-        return {t: self._embeddings[t] for t in texts}
+        return dict(zip(texts, self.encoder.encode(texts)))
