@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# Every Ray service on 127.0.0.1, no usage stats, no uv runtime env hook, fast Train reports.
+# No usage stats, no uv runtime env hook, fast Train reports (a local instance: see loopback_only).
 LOCAL_RAY_ENV = {
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
@@ -31,6 +30,7 @@ def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str,
         return ray
     quiet = os.environ.get("LLM_AUCTION_QUIET") == "1"  # set by the CLI unless --verbose
     if address == "local":
+        loopback_only()
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env,
                  log_to_driver=not quiet)
     else:
@@ -38,6 +38,18 @@ def init_ray(address: str = "local", num_cpus: int | None = None, env: dict[str,
     if quiet:
         ray.data.DataContext.get_current().enable_progress_bars = False
     return ray
+
+
+def loopback_only() -> None:
+    """A private local instance serves this machine only: every Ray service listens on 127.0.0.1.
+
+    Ray binds its servers to the node's address, which it takes to be the machine's outward IP unless
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER is 0. Ray reads that variable once, when it is first imported, so
+    setting it here reaches the processes Ray starts but not this one: its constant is set as well."""
+    import ray._private.ray_constants as ray_constants
+
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def session_log_dir() -> Path | None:

@@ -1,3 +1,4 @@
+import ipaddress
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,20 @@ def test_the_1_gpu_layout_fits_every_stage_on_one_gpu_and_gives_the_scorer_the_g
     assert roles.rollout.replicas * roles.rollout.gpus + roles.judge.replicas * roles.judge.gpus <= 1  # they stream together
     assert roles.scorer.gpus == 1 and roles.policy_trainer.workers * roles.policy_trainer.gpus == 1
     assert roles.reward_trainer.gpus == 1
+
+
+def _is_loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1, an IPv4 socket seen through IPv6
+    return (mapped or address).is_loopback
+
+
+def test_a_local_ray_instance_listens_on_127_0_0_1_only(ray_local):
+    import psutil
+
+    me = psutil.Process()
+    ours = {p.pid for p in [me, *me.children(recursive=True)]}
+    listening = {(psutil.Process(c.pid).name(), c.laddr.ip, c.laddr.port) for c in psutil.net_connections("inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in ours}
+    assert any(name == "gcs_server" for name, _, _ in listening), listening  # Ray's own services are seen
+    assert [s for s in listening if not _is_loopback(s[1])] == []
