@@ -91,6 +91,8 @@ class BasePolicyConfig(StrictModel):
                           "steps; 30k left its skills a draw between builds)")
     auction_share: float = Field(0.4, ge=0, lt=1, description="share of auction chats; the rest general tasks")
     unrelated_share: float = Field(0.1, ge=0, le=1, description="auction answers that add one unrelated ad")
+    fresh_queries: bool = Field(False, description="each auction chat a request of its own, drawn like the "
+                                "world's (never a test request), instead of one of the train split's 1,219 again")
     format_error_rate: float = Field(0.02, ge=0, le=1, description="mentions broken on purpose in the corpus")
     sft: SFTConfig = SFTConfig()
 

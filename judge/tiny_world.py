@@ -45,6 +45,21 @@ def build_tiny_world(seed: int = 0) -> World:
     return World("tiny", "category", ads, profiles, queries, tuple(CATEGORIES))
 
 
+def fresh_query(world: World, rng: random.Random, query_id: str) -> Query:
+    """A request drawn as the world's own are (one of its users, topics, a question, candidates) but in no
+    split, and never a test request's user and question: pre-training auctions beyond the train split's."""
+    by_category = {c: [a.ad_id for a in world.ads.values() if a.category == c] for c in CATEGORIES}
+    held_out = {(q.user_id, q.text) for q in world.split("test")}
+    users = sorted(world.profiles)
+    while True:
+        profile = world.profiles[rng.choice(users)]
+        topics = _topics(profile, rng)
+        text = _query_text(topics, world.ads, by_category, rng)
+        if (profile.user_id, text) not in held_out:
+            return Query(query_id, profile.user_id, text, topics, "fresh",
+                         _candidates(topics, profile, by_category, rng))
+
+
 def _profile(user_id: str, rng: random.Random) -> Profile:
     interests = tuple(rng.sample(list(CATEGORIES), rng.choice([2, 3])))
     basic = f"{rng.choice(AGES)} {rng.choice(JOBS)} lives in the {rng.choice(PLACES)}"

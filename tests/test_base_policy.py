@@ -74,6 +74,17 @@ def test_corpus_auction_answers_insert_related_ads_and_follow_up_with_questions_
     assert 1 <= len(followups) / 2000 <= 3 and any("fit the user" in q for q in followups)
 
 
+def test_fresh_query_corpus_asks_questions_of_its_own_and_never_a_test_requests():
+    prompts = {(q.user_id, q.text): q for q in WORLD.queries.values()}
+    users = {f"user : {p.basic_info} , likes {' '.join(p.interests)} .": u for u, p in WORLD.profiles.items()}
+    seen = []
+    for example in sft_examples(WORLD, 1000, 3, auction_share=1.0, fresh_queries=True):
+        user_line, question_line = example.messages[1]["content"].split("\n")[:2]
+        seen.append(prompts.get((users[user_line], question_line.removeprefix("question : ").removesuffix(" ."))))
+    assert not any(q is not None and q.split == "test" for q in seen)
+    assert sum(q is None for q in seen) > 0.9 * len(seen)  # almost all new; a few repeat a train request by chance
+
+
 def test_corpus_auction_answers_ignore_bids():
     """The inserted ads' bids rank like random candidates: the corpus teaches no bid preference."""
     percentiles = []

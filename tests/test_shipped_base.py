@@ -18,6 +18,7 @@ def test_the_shipped_base_matches_its_build_record_and_loads():
 def test_the_default_base_config_is_the_shipped_one_and_another_config_builds_its_own():
     assert shipped_base_for(BasePolicyConfig(), "tiny") == SHIPPED_BASE
     assert shipped_base_for(BasePolicyConfig(hidden_size=64), "tiny") is None
+    assert shipped_base_for(BasePolicyConfig(fresh_queries=True), "tiny") is None  # a setting its record predates
     assert shipped_base_for(BasePolicyConfig(), "paper") is None
 
 

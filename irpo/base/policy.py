@@ -19,7 +19,7 @@ def build_tiny_base(world: World, out: str | Path, config: BasePolicyConfig, rol
                                 pretrained_embeddings=config.pretrained_embeddings, hidden=config.hidden_size,
                                 layers=config.layers, heads=config.heads)
     examples = sft_examples(world, config.examples, config.sft.seed, config.auction_share, config.format_error_rate,
-                            config.unrelated_share)
+                            config.unrelated_share, config.fresh_queries)
     sft_policy(init_dir, examples, config.sft, role, out)
     shutil.rmtree(init_dir, ignore_errors=True)
     return out
