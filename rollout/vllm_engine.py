@@ -99,14 +99,14 @@ class VLLMEngine:
 
     def close(self) -> None:
         """Shut the engine down now, not whenever the collector reaches it, so that the next engine of this
-        process may run in process (its core otherwise starts in a subprocess: ~30 s more on 2 cores)."""
-        if self not in _IN_PROCESS:
-            return
-        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+        process may run in process (its core otherwise starts in a subprocess: ~30 s more on 2 cores).
+        Closing twice is harmless."""
+        self.llm.llm_engine.engine_core.shutdown()  # a no-op once done
+        if self in _IN_PROCESS:
+            from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
 
-        self.llm.llm_engine.engine_core.shutdown()
-        cleanup_dist_env_and_memory()
-        _IN_PROCESS.discard(self)
+            cleanup_dist_env_and_memory()
+            _IN_PROCESS.discard(self)
 
     def _drain(self) -> None:
         """Finish and drop what a failed call left queued, so the next call does not inherit it."""

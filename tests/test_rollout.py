@@ -263,6 +263,7 @@ for _ in range(2):
     in_process.append(engine in _IN_PROCESS)
     texts.append([s.text for s in engine.generate(["a b c", "d e"], 2, sampling, seed=5)[0]])
     engine.close()
+    engine.close()  # twice: harmless
 print(in_process, texts[0] == texts[1], len(_IN_PROCESS))
 """
 
