@@ -23,6 +23,7 @@ from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.loop.phase_rows import evaluation_rows
 from irpo.loop.stages import StageInputs, policy_stage, samples_stage
+from irpo.loop.training_run import TrainingSetup, ensure_base_policy
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
 
@@ -30,12 +31,12 @@ REPORTED = ("allocation_efficiency", "revenue_per_query", "reward_per_query", "a
             "inserted_bid_percentile", "bid_slope", "bid_slope_stderr")
 
 
-def start_policy(run: Path, epoch: int) -> Path:
-    """pi_{t-1}: the previous epoch's policy, or the run's base (the shipped one unless the run built its own)."""
+def start_policy(run: Path, epoch: int, config, layout) -> Path:
+    """pi_{t-1}: the previous epoch's policy, or the run's pi_0 found as the run found it."""
     if epoch > 1:
         return run / f"epoch_{epoch - 1}" / "policy"
-    built = run / "base"
-    return built if (built / "config.json").is_file() else Path(__file__).resolve().parents[1] / "models" / "tiny-base"
+    return ensure_base_policy(TrainingSetup(config.irpo, config.rollout, config.judge, config.auction, config.cluster,
+                                            layout, run, config.model_dump(mode="json")))
 
 
 def retrain(run: Path, epoch: int, setting: dict, eval_samples: int) -> dict:
@@ -52,7 +53,8 @@ def retrain(run: Path, epoch: int, setting: dict, eval_samples: int) -> dict:
         inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
                              Path(scratch) / "ray")
         start = time.perf_counter()
-        trained = policy_stage(inputs, pairs, prompts, start_policy(run, epoch), Path(scratch) / "policy")
+        trained = policy_stage(inputs, pairs, prompts, start_policy(run, epoch, config, layout),
+                               Path(scratch) / "policy")
         train_seconds = time.perf_counter() - start
         rows = evaluation_rows(user.world, user, irpo.evaluation, config.judge.seed)
         metrics = samples_stage(inputs, rows, Path(scratch) / "policy", Path(scratch) / "eval")["metrics"]

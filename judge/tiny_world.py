@@ -6,7 +6,9 @@ that fit neither. Three main-topic sets in ten are left out, so that sometimes n
 """
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 
 from judge.tiny_language import AGES, CATEGORIES, JOBS, ONE_TOPIC_QUERIES, PLACES, TWO_TOPIC_QUERIES, ad_ids
 from judge.world import CatalogueAd, Profile, Query, World
@@ -30,7 +32,7 @@ def tiny_catalogue() -> dict[str, CatalogueAd]:
 def build_tiny_world(seed: int = 0) -> World:
     rng = random.Random(seed)
     ads = tiny_catalogue()
-    by_category = {c: [a.ad_id for a in ads.values() if a.category == c] for c in CATEGORIES}
+    by_category = _by_category(ads)
     profiles, queries = {}, {}
     for p in range(N_PROFILES):
         profile = _profile(f"u-{p + 1}", rng)
@@ -45,19 +47,25 @@ def build_tiny_world(seed: int = 0) -> World:
     return World("tiny", "category", ads, profiles, queries, tuple(CATEGORIES))
 
 
-def fresh_query(world: World, rng: random.Random, query_id: str) -> Query:
-    """A request drawn as the world's own are (one of its users, topics, a question, candidates) but in no
+def fresh_requests(world: World, rng: random.Random) -> Iterator[Query]:
+    """Requests drawn as the world's own are (one of its users, topics, a question, candidates) but in no
     split, and never a test request's user and question: pre-training auctions beyond the train split's."""
-    by_category = {c: [a.ad_id for a in world.ads.values() if a.category == c] for c in CATEGORIES}
+    by_category = _by_category(world.ads)
     held_out = {(q.user_id, q.text) for q in world.split("test")}
     users = sorted(world.profiles)
-    while True:
-        profile = world.profiles[rng.choice(users)]
-        topics = _topics(profile, rng)
-        text = _query_text(topics, world.ads, by_category, rng)
-        if (profile.user_id, text) not in held_out:
-            return Query(query_id, profile.user_id, text, topics, "fresh",
-                         _candidates(topics, profile, by_category, rng))
+    for index in itertools.count():
+        while True:
+            profile = world.profiles[rng.choice(users)]
+            topics = _topics(profile, rng)
+            text = _query_text(topics, world.ads, by_category, rng)
+            if (profile.user_id, text) not in held_out:
+                break
+        yield Query(f"fresh-{index}", profile.user_id, text, topics, "fresh",
+                    _candidates(topics, profile, by_category, rng))
+
+
+def _by_category(ads: dict[str, CatalogueAd]) -> dict[str, list[str]]:
+    return {c: [a.ad_id for a in ads.values() if a.category == c] for c in CATEGORIES}
 
 
 def _profile(user_id: str, rng: random.Random) -> Profile:

@@ -9,7 +9,6 @@ and reading bids and titles off an auction prompt -- understanding, with no pref
 from __future__ import annotations
 
 import hashlib
-import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from auction.parser import render_mention
 from judge.bids import draw_bids
 from judge.tiny_language import AD_SENTENCES, ANSWER_SENTENCES, CATEGORIES
-from judge.tiny_world import fresh_query
+from judge.tiny_world import fresh_requests
 from judge.world import Query, World
 from rollout.prompt import ad_llm_messages
 
@@ -171,10 +170,10 @@ TASK_MIX = (("compare", 0.7), ("list", 0.06), ("copy", 0.06), ("repeat", 0.08), 
 def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, error_rate: float = 0.02,
                  unrelated_share: float = 0.1, fresh_queries: bool = False) -> Iterator[Example]:
     """`n` training chats from the world's train split and the general tasks; with `fresh_queries`, each
-    auction chat is a request of its own drawn like the world's (judge.tiny_world.fresh_query)."""
+    auction chat is a request of its own drawn like the world's (judge.tiny_world.fresh_requests)."""
     rng = random.Random(seed)
     train = world.split("train")
-    fresh = (fresh_query(world, rng, f"fresh-{i}") for i in itertools.count())
+    fresh = fresh_requests(world, rng)
     makers = {
         "compare": lambda: compare_example(rng),
         "list": lambda: list_example(rng),
