@@ -2,21 +2,27 @@
 
 Run: .venv/bin/python benchmarks/policy_phase_ablation.py --run runs/w3 --epoch 2 \
         "" batch_size=8 "batch_size=8,epochs=8"
+     .venv/bin/python benchmarks/policy_phase_ablation.py --run runs/w9 --epoch 1 --prompts 80 160 -- ""
 Each setting is `irpo.dpo` keys (comma-separated key=value, values read as YAML; "" is the run's own).
 Every setting starts from the policy the epoch started from (pi_{t-1}) and trains on the epoch's stored
 pairs (same winners, losers and reference log-probs), so the settings differ only in the update. Each
 result is evaluated as the loop evaluates a policy: the held-out test requests and the bid probe, exact
 expected clicks. One JSON line per setting: its efficiency, revenue, reward, related share, inserted-bid
 percentile, ads per answer, bid slope, the update's last-quarter statistics and its seconds.
+`--prompts N ...` repeats every setting on a random N of the epoch's prompts with a pair (a learning curve
+in the phase's volume: does the update generalise better from more winners?).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from cluster.layout import load_layout
@@ -39,7 +45,16 @@ def start_policy(run: Path, epoch: int, config, layout) -> Path:
                                             layout, run, config.model_dump(mode="json")))
 
 
-def retrain(run: Path, epoch: int, setting: dict, eval_samples: int) -> dict:
+def subset_pairs(pairs: Path, n_prompts: int, seed: int, out: Path) -> int:
+    """A copy of the stored pairs with `n_prompts` of their prompts (one record each), drawn at random."""
+    table = pq.read_table(pairs / "pairs")
+    keep = sorted(random.Random(seed).sample(range(table.num_rows), min(n_prompts, table.num_rows)))
+    (out / "pairs").mkdir(parents=True)
+    pq.write_table(table.take(pa.array(keep)), out / "pairs" / "subset.parquet")
+    return len(keep)
+
+
+def retrain(run: Path, epoch: int, setting: dict, eval_samples: int, n_prompts: int | None) -> dict:
     config = load_config(run / "config.yaml")
     # validated, so a value YAML reads as text (3e-3) is parsed as the field declares
     dpo = type(config.irpo.dpo).model_validate({**config.irpo.dpo.model_dump(), **setting})
@@ -50,6 +65,9 @@ def retrain(run: Path, epoch: int, setting: dict, eval_samples: int) -> dict:
     pairs = run / f"epoch_{epoch}" / "pairs"
     prompts = json.loads((pairs / "stage.json").read_text())["result"]["prompts"]
     with tempfile.TemporaryDirectory() as scratch:
+        if n_prompts is not None:
+            prompts = subset_pairs(pairs, n_prompts, config.irpo.seed, Path(scratch) / "pairs")
+            pairs = Path(scratch) / "pairs"
         inputs = StageInputs(irpo, config.rollout, config.judge, config.auction, layout.roles, user, "tiny",
                              Path(scratch) / "ray")
         start = time.perf_counter()
@@ -58,7 +76,7 @@ def retrain(run: Path, epoch: int, setting: dict, eval_samples: int) -> dict:
         train_seconds = time.perf_counter() - start
         rows = evaluation_rows(user.world, user, irpo.evaluation, config.judge.seed)
         metrics = samples_stage(inputs, rows, Path(scratch) / "policy", Path(scratch) / "eval")["metrics"]
-    return {**setting, "optimizer_steps": trained.get("optimizer_steps"), "train_seconds": round(train_seconds, 1),
+    return {**setting, "prompts": prompts, "optimizer_steps": trained.get("optimizer_steps"), "train_seconds": round(train_seconds, 1),
             **{k: metrics.get(k) for k in REPORTED}, "last_quarter": trained.get("last_quarter")}
 
 
@@ -67,12 +85,15 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True)
     parser.add_argument("--epoch", type=int, default=1)
     parser.add_argument("--eval-samples", type=int, default=1, help="answers per test request")
+    parser.add_argument("--prompts", type=int, nargs="+", default=[None],
+                        help="retrain on a random N of the epoch's prompts with a pair (default: all)")
     parser.add_argument("settings", nargs="+", help='key=value[,key=value...] of irpo.dpo, one per retrain ("": as run)')
     args = parser.parse_args()
     init_ray("local", None, {})
     for text in args.settings:
         setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(",") if item)}
-        print(json.dumps(retrain(args.run, args.epoch, setting, args.eval_samples)), flush=True)
+        for n_prompts in args.prompts:
+            print(json.dumps(retrain(args.run, args.epoch, setting, args.eval_samples, n_prompts)), flush=True)
 
 
 if __name__ == "__main__":
