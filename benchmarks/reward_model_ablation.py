@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     init_ray("local", None, {})
     for text in args.settings:
-        setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(","))}
+        setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(",") if item)}
         print(json.dumps(refit(args.run, args.epoch, setting)), flush=True)
 
 

@@ -23,6 +23,8 @@ class RewardModelConfig(StrictModel):
     similarities: bool = Field(True, description="ours: also read the cosine similarities of the ad's title and "
                                "category with the profile-and-question, the answer and the mention sentence, through "
                                "the MLP and a linear term (a similarity the model need not learn from few clicks)")
+    similarity_parts: bool = Field(False, description="ours: also the ad's similarity with the question alone and "
+                                   "with the user's closest interest (the profile-and-question text blurs the two)")
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(256, ge=1)
     epochs: int = Field(20, ge=1, description="most passes over one phase's clicks (a few thousand rows here)")

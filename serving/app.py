@@ -10,6 +10,7 @@ from rollout.config import RolloutConfig
 from serving.config import IngressSettings, RequestLimits, ServingConfig
 
 log = logging.getLogger(__name__)
+INGRESS_MAX_ONGOING = 1024  # requests one ingress replica holds at once (each awaits, none computes)
 
 
 def policy_options(role: ServeRole) -> dict:
@@ -35,9 +36,11 @@ def build_application(policy_dir: str | Path, rollout: RolloutConfig, prompt_sty
     from serving.ingress import AuctionIngress
     from serving.policy import PolicyDeployment
 
-    policy = PolicyDeployment.options(**policy_options(role)).bind(str(policy_dir), rollout.model_dump(),
-                                                                    prompt_style)
-    ingress = AuctionIngress.options(num_replicas=role.ingress_replicas, max_ongoing_requests=64,
+    policy = PolicyDeployment.options(**policy_options(role)).bind(
+        str(policy_dir), rollout.model_dump(), prompt_style, health_timeout_s=serving.health_timeout_s)
+    # The ingress only awaits the policy and the ledger, so it takes a whole burst at once: requests then wait
+    # in the policy's queue, not in the HTTP proxy's, and /healthz is never queued behind them.
+    ingress = AuctionIngress.options(num_replicas=role.ingress_replicas, max_ongoing_requests=INGRESS_MAX_ONGOING,
                                      ray_actor_options={"num_cpus": role.ingress_cpus})
     return ingress.bind(policy, ingress_settings(serving, max_bid))
 

@@ -23,11 +23,11 @@ class InvalidRequest(ServingError):
 
 
 class MissingCredential(ServingError):
-    """Reading an auction record needs its read token or the operator key."""
+    """Reading an auction needs a credential: its read token, an ad's advertiser token or the operator key."""
 
 
 class UnknownAuction(ServingError):
-    """No auction with this ID (or the credential does not open it)."""
+    """No auction with this ID (or the credential does not open it, or the ad was not its candidate)."""
 
 
 class ClickRefused(ServingError):
@@ -43,7 +43,7 @@ class EngineFailed(ServingError):
 
 
 class EngineUnavailable(ServingError):
-    """The engine did not answer a one-token probe in time."""
+    """The engine did not answer in time: a one-token probe, or the requests in flight."""
 
 
 class LedgerUnavailable(ServingError):

@@ -25,9 +25,19 @@ from serving.errors import (
     UnknownAuction,
     status_of,
 )
-from serving.schemas import AuctionAnswer, AuctionRecordOut, ChargeOut, ClickBody, Health, Problems, auction_body
+from serving.schemas import (
+    AdvertiserView,
+    AuctionAnswer,
+    AuctionRecordOut,
+    ChargeOut,
+    ClickBody,
+    Health,
+    Problems,
+    auction_body,
+)
 
-bearer = HTTPBearer(auto_error=False, description="the auction's read token, or the operator key")
+bearer = HTTPBearer(auto_error=False, description="the auction's read token, an ad's advertiser token (its own "
+                    "view only), or the operator key")
 
 
 def responses(*errors: type[ServingError]) -> dict:
@@ -111,5 +121,12 @@ def build_api(ingress, limits: RequestLimits) -> FastAPI:
     async def record(auction_id: str,
                      credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> AuctionRecordOut:
         return await ingress.record(auction_id, credentials.credentials if credentials else None)
+
+    @app.get("/v1/auctions/{auction_id}/ads/{ad_id}", response_model=AdvertiserView,
+             responses=responses(InvalidRequest, MissingCredential, UnknownAuction, LedgerUnavailable))
+    async def advertiser(auction_id: str, ad_id: str,
+                         credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> AdvertiserView:
+        """An advertiser's view of its own ad: bid, shown or not, where, its charges."""
+        return await ingress.advertiser(auction_id, ad_id, credentials.credentials if credentials else None)
 
     return app

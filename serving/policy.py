@@ -23,6 +23,7 @@ from auction.types import Ad, AuctionRequest, Candidate, UserProfile
 from rollout.ad_policy import AdPolicy
 from rollout.config import RolloutConfig, SamplingConfig
 from rollout.factory import make_engine
+from serving.engine_progress import EngineProgress
 from serving.errors import EngineFailed, InvalidRequest, ServingError
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,21 @@ class PolicyModel:
 class PolicyDeployment:
     """Ray Serve wrapper: @serve.batch gathers concurrent requests for the engine, one batch at a time.
 
-    Serve calls `check_health` every 10 s; it sends a one-token probe through the same queue as the
-    requests, so a replica whose engine is stuck fails it and is replaced."""
+    Serve calls `check_health` every 10 s. A replica busy with requests passes while its engine turns keep
+    ending (`serving.engine_progress`); one whose turn has run longer than `health_timeout_s` fails and is
+    replaced; an idle one sends a one-token probe, which runs at once."""
 
-    def __init__(self, policy_dir: str, rollout_config: dict[str, Any], prompt_style: str, max_batch: int = 16):
+    def __init__(self, policy_dir: str, rollout_config: dict[str, Any], prompt_style: str, max_batch: int = 16,
+                 health_timeout_s: float = 30.0):
         self.model = PolicyModel(policy_dir, rollout_config, prompt_style)
         self.answer_batch.set_max_batch_size(max_batch)
+        self.progress, self.health_timeout_s = EngineProgress(), health_timeout_s
 
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.0)
     async def answer_batch(self, items: list[tuple[str, dict | None]]) -> list[PolicyReply]:
         """Requests and health probes (None) in one engine turn, replies in item order."""
-        return await asyncio.to_thread(self._answer_with_probes, items)
+        with self.progress.call():
+            return await asyncio.to_thread(self._answer_with_probes, items)
 
     def _answer_with_probes(self, items: list) -> list[PolicyReply]:
         replies = iter(self.model.answer([item for item in items if item is not None]))
@@ -138,6 +143,11 @@ class PolicyDeployment:
         return replace(reply, engine_seconds=time.perf_counter() - start)
 
     async def check_health(self) -> None:
-        reply = await self.probe()
-        if reply.error:
-            raise RuntimeError(f"the engine failed its probe: {reply.error.problems}")
+        state = self.progress.state(self.health_timeout_s)
+        if state == "stuck":
+            raise RuntimeError(f"the engine's turn has run {self.progress.silent_for():.0f} s "
+                               f"(more than {self.health_timeout_s:g} s)")
+        if state == "idle":
+            reply = await self.probe()
+            if reply.error:
+                raise RuntimeError(f"the engine failed its probe: {reply.error.problems}")

@@ -142,6 +142,8 @@ class AuctionAnswer(BaseModel):
     latency_ms: float
     _server_timing: str = PrivateAttr("")  # the `Server-Timing` header: where the latency went
     read_token: str = Field(description="send as `Authorization: Bearer TOKEN` to read this auction's record")
+    advertiser_tokens: dict[str, str] = Field(description="one per candidate ad, for its advertiser: opens "
+                                              "`/v1/auctions/{auction_id}/ads/{ad_id}`, that ad's view alone")
 
 
 class ClickBody(Body):
@@ -172,7 +174,31 @@ class AuctionRecordOut(BaseModel):
     total_charged: float
 
 
+class AdvertiserCharge(BaseModel):
+    amount: float
+    created: float
+
+
+class AdvertiserView(BaseModel):
+    """One candidate ad's view of an auction: nothing about the other ads or the user."""
+
+    auction_id: str
+    created: float
+    ad_id: str
+    title: str
+    bid: float
+    shown: bool
+    position: int | None = Field(description="its place among the answer's ads; null when not shown")
+    cpc: float | None = Field(description="what a click costs; null when not shown")
+    charges: list[AdvertiserCharge]
+    total_charged: float
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="`ok`: idle, and a one-token probe went through the engine; `busy`: serving "
+                        "requests, and a reply came back within `serving.health_timeout_s` (no probe is queued "
+                        "behind them)")
     model_id: str
-    engine_ms: float = Field(description="time of a one-token probe through the engine")
+    engine_ms: float | None = Field(description="time of the one-token probe (null when busy)")
+    in_flight: int = Field(0, description="calls to the engine in flight from this ingress replica")
+    last_reply_ms: float | None = Field(None, description="when busy: milliseconds since the engine last replied")

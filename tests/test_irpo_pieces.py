@@ -281,6 +281,35 @@ def test_similarity_features_are_scaled_cosines_after_the_vectors_and_the_model_
     assert torch.allclose(with_query - mlp_only, batch["text"][:, 12], atol=1e-6)
 
 
+def test_similarity_parts_read_the_question_alone_and_the_users_closest_interest():
+    from irpo.reward.data import IdIndex, feature_arrays, text_columns, texts_of
+
+    columns = text_columns(mention_context=False, similarity_parts=True)
+    assert columns == ("query", "answer", "question~ad", "interests~ad")
+    rows = one_click_row().assign(question="w", interests="a\nb")
+    vectors = np.eye(4, dtype=np.float32)
+    unit = {"q": vectors[0], "y": vectors[0], "t": vectors[1], "w": vectors[2],
+            "a": vectors[3], "b": (vectors[1] + vectors[3]) / np.sqrt(2)}
+    assert texts_of(rows, columns) == ["q", "y", "w", "t", "a", "b"]  # each interest embedded on its own
+    text = feature_arrays(rows, unit, IdIndex(["u"]), IdIndex(["Ad-1"]), columns)["text"][0]
+    assert np.allclose(text[8:], [0.0, 2 / np.sqrt(2)])  # question unrelated; interest b at cosine 0.71 (x sqrt(4))
+
+
+def test_click_rows_carry_the_question_and_the_users_interests_one_per_line():
+    from auction.parser import parse_request_answer, render_mention
+    from irpo.reward.data import click_rows
+    from judge.judged_sample import JudgedSample
+    from judge.tiny_world import build_tiny_world
+
+    world = build_tiny_world(0)
+    query = world.split("train")[0]
+    ad = world.ads[world.candidate_ids(query)[0]]
+    request = world.request(query, {a: 10.0 for a in world.candidate_ids(query)})
+    sample = JudgedSample(request, parse_request_answer(f"try {render_mention(ad.as_ad())} .", request), {}, {})
+    (row,) = click_rows([sample]).to_dict("records")
+    assert row["question"] == request.query and row["interests"].split("\n") == list(request.user.interests)
+
+
 def test_a_policy_phase_on_a_reward_model_kept_from_an_earlier_epoch_is_skipped_by_default(tmp_path):
     from auction.config import AuctionConfig
     from cluster.layout import Roles

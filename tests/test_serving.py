@@ -131,6 +131,35 @@ def test_an_auction_record_needs_its_read_token_and_only_the_operator_sees_the_p
     assert as_operator["request"]["user"]["basic_info"] == "young teacher lives in the city"
 
 
+def read_advertiser_view(server, auction_id, ad_id, credential):
+    return httpx.get(f"{server.url}/v1/auctions/{auction_id}/ads/{ad_id}",
+                     headers={"Authorization": f"Bearer {credential}"}, timeout=30)
+
+
+def test_an_advertiser_token_opens_its_own_ads_view_only_with_no_other_bid_and_no_user(server):
+    data = post(server, "/v1/auction", BODY).json()
+    tokens = data["advertiser_tokens"]
+    assert sorted(tokens) == ["Ad-3", "Ad-4", "Ad-9"] and len(set(tokens.values())) == 3
+    shown = data["ads"][0]
+    click = {"auction_id": data["auction_id"], "ad_id": "Ad-3", "click_token": shown["click_token"],
+             "idempotency_key": "adv-1"}
+    assert post(server, "/v1/clicks", click).status_code == 200
+    view = read_advertiser_view(server, data["auction_id"], "Ad-3", tokens["Ad-3"])
+    assert view.status_code == 200, view.text
+    own = view.json()
+    assert (own["bid"], own["shown"], own["position"], own["cpc"], own["total_charged"]) == (40, True, 0, 40, 40)
+    assert [c["amount"] for c in own["charges"]] == [40]
+    text = json.dumps(own)
+    assert "12.5" not in text and "80" not in text and "u-7" not in text and "tea kettle" not in text
+    assert "adv-1" not in text  # the requester's idempotency keys stay the requester's
+    unshown = read_advertiser_view(server, data["auction_id"], "Ad-9", tokens["Ad-9"]).json()
+    assert (unshown["shown"], unshown["position"], unshown["charges"]) == (False, None, [])
+    assert read_advertiser_view(server, data["auction_id"], "Ad-4", tokens["Ad-3"]).status_code == 404
+    assert read_record(server, data["auction_id"], tokens["Ad-3"]).status_code == 404  # not the whole record
+    assert read_advertiser_view(server, data["auction_id"], "Ad-4", OPERATOR_KEY).status_code == 200
+    assert read_advertiser_view(server, data["auction_id"], "Ad-5", OPERATOR_KEY).status_code == 404
+
+
 def test_a_click_is_charged_once_under_retries_and_bad_clicks_are_refused(server):
     data = post(server, "/v1/auction", BODY).json()
     ad = data["ads"][0]
@@ -264,6 +293,42 @@ def test_health_runs_the_engine_and_openapi_docs_are_served(server):
     assert httpx.get(f"{server.url}/docs").status_code == 200
 
 
+def test_health_answers_at_once_under_a_burst_that_saturates_the_engine(server):
+    import asyncio
+
+    async def burst():
+        async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=400)) as client:
+            auctions = [asyncio.create_task(client.post(f"{server.url}/v1/auction", json=BODY)) for _ in range(300)]
+            await asyncio.sleep(1.0)  # the burst reaches the ingress and fills the engine's queue
+            start = time.perf_counter()
+            health = await client.get(f"{server.url}/healthz", timeout=30)
+            seconds, waiting = time.perf_counter() - start, sum(not a.done() for a in auctions)
+            return health, seconds, waiting, await asyncio.gather(*auctions)
+
+    health, seconds, waiting, replies = asyncio.run(burst())
+    assert health.status_code == 200 and health.json()["status"] == "busy", health.text
+    assert health.json()["in_flight"] > 16 and waiting > 16  # more than one engine turn's worth still queued
+    assert seconds < 5  # not queued behind them (the endpoint's health_timeout_s is 30 s)
+    assert [r.status_code for r in replies] == [200] * 300
+
+
+def test_engine_progress_is_idle_without_calls_busy_while_replies_come_and_stuck_when_they_stop():
+    from serving.engine_progress import EngineProgress
+
+    now = [100.0]
+    progress = EngineProgress(clock=lambda: now[0])
+    assert progress.state(30) == "idle"
+    with progress.call():
+        now[0] += 20
+        assert progress.state(30) == "busy"  # the busy spell began 20 s ago
+        with progress.call():
+            now[0] += 25
+        assert progress.state(30) == "busy" and progress.silent_for() == 0  # a reply just came back
+        now[0] += 31
+        assert progress.state(30) == "stuck"
+    assert progress.state(30) == "idle" and progress.in_flight == 0
+
+
 def test_the_openapi_schema_states_every_limit_and_every_status(server):
     spec = httpx.get(f"{server.url}/openapi.json").json()
     schemas = spec["components"]["schemas"]
@@ -276,7 +341,9 @@ def test_the_openapi_schema_states_every_limit_and_every_status(server):
     assert ad["properties"]["ad_id"]["pattern"] and ad["properties"]["title"]["minLength"] == 1
     expected = {("/healthz", "get"): {"200", "500", "503"}, ("/v1/auction", "post"): {"200", "422", "500", "503"},
                 ("/v1/clicks", "post"): {"200", "403", "404", "409", "422", "503"},
-                ("/v1/auctions/{auction_id}", "get"): {"200", "401", "404", "422", "503"}}
+                ("/v1/auctions/{auction_id}", "get"): {"200", "401", "404", "422", "503"},
+                ("/v1/auctions/{auction_id}/ads/{ad_id}", "get"): {"200", "401", "404", "422", "503"}}
+    assert {(path, method) for path, methods in spec["paths"].items() for method in methods} == set(expected)
     for (path, method), statuses in expected.items():
         responses = spec["paths"][path][method]["responses"]
         assert set(responses) == statuses, path
@@ -286,7 +353,7 @@ def test_the_openapi_schema_states_every_limit_and_every_status(server):
 
 
 FUZZED = [("/v1/auction", "POST", 60), ("/v1/clicks", "POST", 25), ("/v1/auctions/{auction_id}", "GET", 25),
-          ("/healthz", "GET", 3)]
+          ("/v1/auctions/{auction_id}/ads/{ad_id}", "GET", 15), ("/healthz", "GET", 3)]
 
 
 def test_fuzzed_requests_get_documented_answers_and_never_a_server_error(server):
@@ -344,6 +411,70 @@ def test_two_ingress_replicas_share_a_postgresql_ledger_and_charge_a_click_once(
         with psycopg.connect(url) as db:  # the database holds exactly one charge after the server is gone
             assert db.execute("SELECT ad_id, amount FROM charges").fetchall() == [("Ad-3", 40.0)]
             assert db.execute("SELECT count(*) FROM auctions").fetchone() == (1,)
+
+
+def test_a_postgresql_restart_under_concurrent_auctions_and_clicks_gives_only_503s_and_loses_nothing(policy,
+                                                                                                      tmp_path):
+    import threading
+
+    import psycopg
+    import yaml
+    from postgres_server import postgres_instance
+
+    layout = yaml.safe_load((ROOT / "ray_config.yaml").read_text())
+    layout["roles"]["serve"]["ingress_replicas"] = 2  # two connection pools on one database
+    (tmp_path / "ray_config.yaml").write_text(yaml.safe_dump(layout))
+    acknowledged, charged, statuses, stop = [], [], collections.Counter(), threading.Event()
+
+    def client(worker: int) -> None:
+        for k in range(10_000):
+            if stop.is_set():
+                return
+            answer = post(server, "/v1/auction", BODY)
+            statuses[answer.status_code] += 1
+            if answer.status_code == 503:
+                assert answer.headers["retry-after"] and answer.json()["detail"], answer.text
+            if answer.status_code != 200:
+                continue
+            data = answer.json()
+            acknowledged.append(data["auction_id"])
+            for ad in data["ads"]:
+                click = {"auction_id": data["auction_id"], "ad_id": ad["ad_id"], "click_token": ad["click_token"],
+                         "idempotency_key": f"{worker}-{k}-{ad['ad_id']}"}
+                for _ in range(20):  # a client retries a 503 with the same key
+                    charge = post(server, "/v1/clicks", click)
+                    statuses[charge.status_code] += 1
+                    if charge.status_code != 503:
+                        break
+                    time.sleep(0.5)
+                if charge.status_code == 200:
+                    charged.append((data["auction_id"], ad["ad_id"], ad["cpc"]))
+
+    with postgres_instance() as database:
+        server = Server(policy, database.url, free_port(), "serving.ledger_timeout_s=2",
+                        ray_config=tmp_path / "ray_config.yaml")
+        try:
+            workers = [threading.Thread(target=client, args=(w,)) for w in range(6)]
+            for w in workers:
+                w.start()
+            time.sleep(5)
+            before = sum(statuses.values())
+            database.stop("fast")  # ends every session the two pools hold
+            time.sleep(3)
+            database.start()
+            time.sleep(8)
+            stop.set()
+            for w in workers:
+                w.join()
+        finally:
+            server.kill()
+        assert before > 0 and set(statuses) <= {200, 503} and statuses[503] > 0, statuses  # the outage was hit
+        assert statuses[200] > before  # it recovered
+        with psycopg.connect(database.url) as db:
+            recorded = {r[0] for r in db.execute("SELECT auction_id FROM auctions")}
+            charges = db.execute("SELECT auction_id, ad_id, amount FROM charges").fetchall()
+    assert set(acknowledged) <= recorded
+    assert sorted(charges) == sorted(charged)  # every acknowledged click charged exactly once, nothing else
 
 
 def test_the_ledger_keeps_every_charge_through_a_sigkill_and_a_restart(policy, tmp_path):

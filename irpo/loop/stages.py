@@ -97,7 +97,8 @@ def reward_model_stage(inputs: StageInputs, samples_dirs: Sequence[Path], out: P
     # split by query, so a query held out in one epoch is held out in every epoch replayed
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
     held &= is_current
-    columns = text_columns(config.mention_context, config.ad_relevance, config.similarities)
+    columns = text_columns(config.mention_context, config.ad_relevance, config.similarities,
+                           config.similarity_parts)
     embeddings = embed_texts(texts_of(rows, columns), config.encoder, inputs.roles.scorer)
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
     train = feature_arrays(rows[fit], embeddings, users, ads, columns)

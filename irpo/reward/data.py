@@ -24,16 +24,29 @@ log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
 
 
-def text_columns(mention_context: bool, ad_relevance: bool = False, similarities: bool = False) -> tuple[str, ...]:
+def text_columns(mention_context: bool, ad_relevance: bool = False, similarities: bool = False,
+                 similarity_parts: bool = False) -> tuple[str, ...]:
     """The click rows' text features, in the order they are concatenated. A column named `a*b` is not a
     text but the element-wise product of two embeddings (an interaction the MLP reads as a learnt
-    similarity); one named `a~b` is one number, the cosine similarity of two embeddings. Similarities
-    come last: the model reads them both through the MLP and through a linear term of their own."""
+    similarity); one named `a~b` is one number, the cosine similarity of two embeddings (for a list column
+    such as `interests`, the largest over its items). Similarities come last: the model reads them both
+    through the MLP and through a linear term of their own."""
     columns = ("query", "answer", "context") if mention_context else ("query", "answer")
     columns += ("ad", "query*ad", "context*ad") if ad_relevance else ()
     if similarities:
         columns += ("query~ad", "answer~ad") + (("context~ad",) if mention_context else ())
+    if similarity_parts:
+        columns += ("question~ad", "interests~ad")
     return columns
+
+
+# Columns holding several texts, one per line (the user's interests): embedded item by item, and a
+# similarity against one of them is its best item's (an ad fits a user who has one matching interest).
+LIST_COLUMNS = frozenset({"interests"})
+
+
+def items_of(column: str, value: str) -> list[str]:
+    return value.split("\n") if column in LIST_COLUMNS else [value]
 
 
 def is_similarity(column: str) -> bool:
@@ -52,7 +65,7 @@ def embedded_columns(columns: Sequence[str]) -> tuple[str, ...]:
 
 def texts_of(rows: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Every text the rows need embedded, once each, in first-seen order."""
-    return list(dict.fromkeys(t for c in embedded_columns(columns) for t in rows[c]))
+    return list(dict.fromkeys(t for c in embedded_columns(columns) for value in rows[c] for t in items_of(c, value)))
 
 
 def query_text(request: AuctionRequest) -> str:
@@ -68,7 +81,8 @@ def ad_text(ad: Ad) -> str:
 def inserted_ad_rows(request: AuctionRequest, answer: ParsedAnswer) -> list[dict]:
     """What the model reads about each inserted ad: texts, user and ad IDs, slot in the answer."""
     query = query_text(request)
-    return [{"query": query, "answer": answer.text, "context": mention_sentence(answer.text, ad.start, ad.end),
+    return [{"query": query, "question": request.query, "interests": "\n".join(request.user.interests),
+             "answer": answer.text, "context": mention_sentence(answer.text, ad.start, ad.end),
              "ad": ad_text(request.by_id[ad.ad_id].ad), "user_id": request.user.user_id, "ad_id": ad.ad_id,
              "position": ad.position, "count": len(answer.inserted)} for ad in answer.inserted]
 
@@ -83,8 +97,8 @@ def click_rows(samples: Sequence[JudgedSample]) -> pd.DataFrame:
             ad_id = features["ad_id"]
             rows.append({"row": row, "request_id": sample.request_id, "bid": sample.bids[ad_id], **features,
                          "clicked": int(bool(sample.clicks.get(ad_id, False)))})
-    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "answer", "context", "ad", "user_id",
-                                       "ad_id", "position", "count", "clicked"])
+    return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "question", "interests", "answer",
+                                       "context", "ad", "user_id", "ad_id", "position", "count", "clicked"])
 
 
 class EncoderWorker:
@@ -120,10 +134,13 @@ def embed_texts(texts: list[str], encoder: str, role: ScorerRole = ScorerRole())
 
 def _column_features(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], column: str) -> np.ndarray:
     if is_similarity(column):
-        left, right = (_column_features(rows, embeddings, c) for c in column.split("~"))
         # unit vectors: the cosine similarity, scaled like the products so that the few tenths between a
         # related and an unrelated ad span several units (an early-stopped fit takes only tens of steps)
-        return (left * right).sum(axis=1, keepdims=True) * np.sqrt(left.shape[1])
+        left, right = column.split("~")
+        right_vectors = _column_features(rows, embeddings, right)
+        cosines = [max(float(embeddings[t] @ vector) for t in items_of(left, value))
+                   for value, vector in zip(rows[left], right_vectors)]
+        return np.asarray(cosines, np.float32)[:, None] * np.sqrt(right_vectors.shape[1])
     if "*" not in column:
         return np.stack([embeddings[t] for t in rows[column]])
     left, right = (_column_features(rows, embeddings, c) for c in column.split("*"))
