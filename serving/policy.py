@@ -42,10 +42,12 @@ class PolicyReply:
 
 
 def sampling_seed(seed: int, request: AuctionRequest) -> int:
-    """The engine seed of one request: from its own seed and its own content, so the answer does not
-    depend on which other requests share its engine call, and every seed of the documented range gives
-    its own stream (a 63-bit hash, the range vLLM's per-request seeds take)."""
-    digest = hashlib.sha256(f"{seed}|{request_to_json(request)}".encode()).digest()
+    """The engine seed of one request: from its own seed and its own content (not its auction ID, new for
+    every auction), so the answer does not depend on which other requests share its engine call or on
+    when it was sent, and every seed of the documented range gives its own stream (a 63-bit hash, the
+    range vLLM's per-request seeds take)."""
+    content = request_to_json(replace(request, request_id=""))
+    digest = hashlib.sha256(f"{seed}|{content}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 

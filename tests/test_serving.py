@@ -252,6 +252,19 @@ def test_json_nested_too_deeply_gets_the_documented_422_list(server):
     assert response.status_code == 422 and isinstance(response.json()["detail"], list), response.text
 
 
+def test_a_seeded_request_gets_the_same_answer_alone_and_inside_a_concurrent_burst(server):
+    def seeded(seed: int) -> dict:
+        # the whole vocabulary at a high temperature: even this test model's answer is a draw the seed decides
+        return {**BODY, "sampling": {"temperature": 2.0, "top_p": 1.0, "top_k": -1, "max_tokens": 40, "seed": seed}}
+
+    alone = {seed: post(server, "/v1/auction", seeded(seed)).json()["answer"] for seed in range(6)}
+    assert len(set(alone.values())) >= 2  # at this temperature the seed does choose the answer
+    bodies = [seeded(seed) for seed in range(6)] * 3 + [BODY] * 6
+    with ThreadPoolExecutor(len(bodies)) as pool:  # batched by the replica with each other and with strangers
+        answers = list(pool.map(lambda body: post(server, "/v1/auction", body).json()["answer"], bodies))
+    assert answers[:18] == [alone[seed] for seed in range(6)] * 3
+
+
 def test_the_largest_allowed_seed_answers_and_leaves_the_endpoint_serving(server):
     for seed in (2**32 - 1, 18446688733644 % 2**32, 0):
         response = post(server, "/v1/auction", _with(BODY, seed, "sampling", "seed"))
@@ -496,7 +509,7 @@ def test_a_requests_engine_seed_comes_from_its_own_seed_and_content_over_the_who
     from serving.policy import sampling_seed
     from tests.conftest import make_request
 
-    one, other = make_request(request_id="r-1"), make_request(request_id="r-2")
-    assert sampling_seed(5, one) == sampling_seed(5, one)
+    one, other = make_request(request_id="r-1"), make_request({"Ad-1": 41.0}, request_id="r-2")
+    assert sampling_seed(5, one) == sampling_seed(5, make_request(request_id="r-9"))  # not the auction's ID
     seeds = {sampling_seed(s, one) for s in (5, 5 + 2**31, 6, 2**32 - 1)} | {sampling_seed(5, other)}
     assert len(seeds) == 5 and all(0 <= s < 2**63 for s in seeds)
