@@ -15,13 +15,14 @@ def bid_response_report(report: dict, out: Path) -> None:
     plot = epoch_bid_curves({name: m["probe_curve"] for name, m in policies.items() if m.get("probe_curve")}, out)
     lines = ["", "## Bid response by epoch (monotonicity probe, exact expected clicks)", "",
              "| policy | bid slope (clicks per 100 bid units) | Spearman of the mean curve | efficiency | "
-             "ads per answer | related share of inserted ads | inserted-bid percentile |",
-             "|---|---|---|---|---|---|---|"]
+             "ads per answer | answers with 2+ ads | related share of inserted ads | inserted-bid percentile |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, m in policies.items():
         lines.append(f"| {name} | {_pm(m.get('bid_slope'), m.get('bid_slope_stderr'), 4)} | "
                      f"{_pm(m.get('monotonicity_spearman'), m.get('monotonicity_spearman_stderr'))} | "
                      f"{_pm(m.get('allocation_efficiency'))} | {_pm(m.get('ads_per_answer'), digits=2)} | "
-                     f"{_pm(m.get('related_share'))} | {_pm(m.get('inserted_bid_percentile'))} |")
+                     f"{_pm(m.get('two_ad_share'))} | {_pm(m.get('related_share'))} | "
+                     f"{_pm(m.get('inserted_bid_percentile'))} |")
     lines += ["", f"![bid response by epoch]({plot.name})", "", *phase_table(report["epochs"]),
               *pairs_table(report["epochs"])]
     lines += [f"**Warning: {warning}.**" for warning in idle_phases(report)]

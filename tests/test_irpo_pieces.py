@@ -378,3 +378,20 @@ def test_a_run_that_fits_no_pctr_model_leaves_mosaic_out_of_its_comparison_inste
     method = IRPOConfig()
     assert ComparisonAfterTraining(method.evaluation, method.fits_reward_model).mechanisms == list(
         method.evaluation.report_mechanisms)
+
+
+def test_inserted_ad_traits_count_the_answers_with_two_or_more_ads():
+    from auction.parser import parse_request_answer, render_mention
+    from irpo.loop.held_out import inserted_ad_traits
+    from judge.judged_sample import JudgedSample
+    from judge.tiny_world import build_tiny_world
+
+    world = build_tiny_world(0)
+    query = world.split("train")[0]
+    first, second = (world.ads[a] for a in world.candidate_ids(query)[:2])
+    request = world.request(query, {a: 10.0 for a in world.candidate_ids(query)})
+    answers = ["no ads here .", f"try {render_mention(first.as_ad())} .",
+               f"try {render_mention(first.as_ad())} . or {render_mention(second.as_ad())} ."]
+    samples = [JudgedSample(request, parse_request_answer(a, request), {}, {}) for a in answers]
+    assert inserted_ad_traits(samples, world)["two_ad_share"] == 1 / 3
+    assert inserted_ad_traits([], world)["two_ad_share"] is None

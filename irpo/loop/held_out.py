@@ -20,7 +20,7 @@ from judge.world import World
 
 METRIC_KEYS = ("revenue_per_query", "reward_per_query", "ctr", "ads_per_answer", "format_error_rate",
                "allocation_efficiency", "monotonicity_spearman", "monotonicity_spearman_stderr", "monotone_share",
-               "bid_slope", "bid_slope_stderr", "related_share", "inserted_bid_percentile")
+               "bid_slope", "bid_slope_stderr", "related_share", "inserted_bid_percentile", "two_ad_share")
 
 
 def optimum_objectives(user: SimulatedUser, auction: AuctionConfig, requests) -> tuple[float, float]:
@@ -57,8 +57,10 @@ def evaluate_samples(samples: Sequence[JudgedSample], user: SimulatedUser, aucti
 
 
 def inserted_ad_traits(samples: Sequence[JudgedSample], world: World) -> dict:
-    """What the inserted ads are: the share related to the query or the user (relevance learnt) and where
-    their bids rank among the candidates' (0.5 on average for bid-blind choices, 1 for the highest bid)."""
+    """What the inserted ads are: the share related to the query or the user (relevance learnt), where
+    their bids rank among the candidates' (0.5 on average for bid-blind choices, 1 for the highest bid),
+    and the share of answers with two or more ads (a policy that stops showing a second ad cannot learn
+    when two pay: the optimum shows two on about a third of the tiny world's requests)."""
     related, percentiles = [], []
     for sample in samples:
         query, bids = world.queries[sample.request_id], sample.bids
@@ -66,7 +68,8 @@ def inserted_ad_traits(samples: Sequence[JudgedSample], world: World) -> dict:
             related.append(world.is_related(query, ad_id))
             percentiles.append(bid_percentile(bids[ad_id], list(bids.values())))
     return {"related_share": float(np.mean(related)) if related else None,
-            "inserted_bid_percentile": float(np.mean(percentiles)) if percentiles else None}
+            "inserted_bid_percentile": float(np.mean(percentiles)) if percentiles else None,
+            "two_ad_share": float(np.mean([len(s.answer.ad_ids) >= 2 for s in samples])) if samples else None}
 
 
 def probe_curves(probe: Sequence[JudgedSample], exact: bool = True) -> dict[tuple[str, str], list[tuple[float, float]]]:
