@@ -23,8 +23,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
-
 from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.loop.phase_rows import evaluation_rows
@@ -32,6 +30,7 @@ from irpo.loop.stages import StageInputs, policy_stage, samples_stage
 from irpo.loop.training_run import TrainingSetup, ensure_base_policy
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
+from ablation_settings import parse_setting  # benchmarks/ablation_settings.py (a script's folder is on its path)
 
 REPORTED = ("allocation_efficiency", "revenue_per_query", "reward_per_query", "ads_per_answer", "related_share",
             "inserted_bid_percentile", "bid_slope", "bid_slope_stderr")
@@ -76,8 +75,8 @@ def retrain(run: Path, epoch: int, setting: dict, eval_samples: int, n_prompts: 
         train_seconds = time.perf_counter() - start
         rows = evaluation_rows(user.world, user, irpo.evaluation, config.judge.seed)
         metrics = samples_stage(inputs, rows, Path(scratch) / "policy", Path(scratch) / "eval")["metrics"]
-    return {**setting, "prompts": prompts, "optimizer_steps": trained.get("optimizer_steps"), "train_seconds": round(train_seconds, 1),
-            **{k: metrics.get(k) for k in REPORTED}, "last_quarter": trained.get("last_quarter")}
+    return {**setting, "prompts": prompts, "optimizer_steps": trained.get("optimizer_steps"),
+            "train_seconds": round(train_seconds, 1), **{k: metrics.get(k) for k in REPORTED}, "last_quarter": trained.get("last_quarter")}
 
 
 def main() -> None:
@@ -91,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     init_ray("local", None, {})
     for text in args.settings:
-        setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(",") if item)}
+        setting = parse_setting(text)
         for n_prompts in args.prompts:
             print(json.dumps(retrain(args.run, args.epoch, setting, args.eval_samples, n_prompts)), flush=True)
 

@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from auction.metrics import spearman
 from cluster.layout import load_layout
 from cluster.ray_session import init_ray
@@ -28,6 +26,7 @@ from irpo.loop.stages import StageInputs, click_probabilities, reward_model_stag
 from irpo.reward.data import click_rows, exact_click_probs
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
+from ablation_settings import parse_setting  # benchmarks/ablation_settings.py (a script's folder is on its path)
 
 
 def refit(run: Path, epoch: int, setting: dict) -> dict:
@@ -65,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     init_ray("local", None, {})
     for text in args.settings:
-        setting = {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in text.split(",") if item)}
+        setting = parse_setting(text)
         print(json.dumps(refit(args.run, args.epoch, setting)), flush=True)
 
 

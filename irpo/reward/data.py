@@ -138,9 +138,12 @@ def _column_features(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], colu
         # related and an unrelated ad span several units (an early-stopped fit takes only tens of steps)
         left, right = column.split("~")
         right_vectors = _column_features(rows, embeddings, right)
-        cosines = [max(float(embeddings[t] @ vector) for t in items_of(left, value))
-                   for value, vector in zip(rows[left], right_vectors)]
-        return np.asarray(cosines, np.float32)[:, None] * np.sqrt(right_vectors.shape[1])
+        if left in LIST_COLUMNS:  # the best item's similarity
+            cosines = np.array([max(float(embeddings[t] @ vector) for t in items_of(left, value))
+                                for value, vector in zip(rows[left], right_vectors)], np.float32)[:, None]
+        else:
+            cosines = (_column_features(rows, embeddings, left) * right_vectors).sum(axis=1, keepdims=True)
+        return cosines * np.sqrt(right_vectors.shape[1])
     if "*" not in column:
         return np.stack([embeddings[t] for t in rows[column]])
     left, right = (_column_features(rows, embeddings, c) for c in column.split("*"))
