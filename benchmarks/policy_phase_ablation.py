@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from cluster.layout import load_layout
 from cluster.ray_session import init_ray
 from irpo.loop.phase_rows import evaluation_rows
+from irpo.loop.run_store import RunStore
 from irpo.loop.stages import StageInputs, policy_stage, samples_stage
 from irpo.loop.training_run import TrainingSetup, ensure_base_policy
 from judge.environment import get_world, simulated_user
@@ -62,7 +63,7 @@ def retrain(run: Path, epoch: int, setting: dict, eval_samples: int, n_prompts: 
     layout = load_layout(Path(__file__).resolve().parents[1] / "ray_config.yaml")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     pairs = run / f"epoch_{epoch}" / "pairs"
-    prompts = json.loads((pairs / "stage.json").read_text())["result"]["prompts"]
+    prompts = RunStore(run).result(f"epoch_{epoch}/pairs").result["prompts"]
     with tempfile.TemporaryDirectory() as scratch:
         if n_prompts is not None:
             prompts = subset_pairs(pairs, n_prompts, config.irpo.seed, Path(scratch) / "pairs")

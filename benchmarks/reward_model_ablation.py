@@ -22,7 +22,8 @@ from irpo.dpo.pairs import answer_rewards
 from irpo.loop.driver import refit_epochs
 from irpo.loop.pair_diagnostics import click_probability_by_relevance
 from irpo.loop.sampling import read_samples
-from irpo.loop.stages import StageInputs, click_probabilities, reward_model_stage
+from irpo.loop.stages import StageInputs, reward_model_stage
+from irpo.reward.click_model import click_probabilities
 from irpo.reward.data import click_rows, exact_click_probs
 from judge.environment import get_world, simulated_user
 from llm_auction.config import load_config
@@ -46,7 +47,8 @@ def refit(run: Path, epoch: int, setting: dict) -> dict:
         seconds = time.perf_counter() - start
         policy = read_samples(samples_dir, "policy")
         rows = click_rows(policy)
-        scored, exact_p = click_probabilities(inputs, policy, rows, Path(scratch) / "rm"), exact_click_probs(policy, rows)
+        scored = click_probabilities("pctr", policy, rows, Path(scratch) / "rm", layout.roles.scorer)
+        exact_p = exact_click_probs(policy, rows)
         rewards = answer_rewards(policy, scored, config.auction)
         exact = answer_rewards(policy, rows.assign(p=exact_p), config.auction)
         by_relevance = click_probability_by_relevance(scored, exact_p, user.world)

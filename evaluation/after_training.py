@@ -9,6 +9,7 @@ from evaluation.bid_curves import curve_summary
 from evaluation.epoch_report import bid_response_report
 from evaluation.mechanisms import Checkpoints, TestSet, evaluate_mechanisms, test_requests
 from irpo.config import EvaluationConfig
+from irpo.loop.driver import after_loop_step
 from irpo.loop.held_out import probe_curves
 from irpo.loop.run_store import RunStore
 from irpo.loop.sampling import read_samples
@@ -38,8 +39,8 @@ class ComparisonAfterTraining:
             comparison = store.run(STAGE, lambda out: self.compare(loop, out))
             report["mechanism_comparison"] = str(store.path(STAGE) / "report.md")
             store.write_report(report)
-            step = 4 * loop.inputs.irpo.epochs + 1  # after the final evaluation pass (driver.step_of)
-            loop.tracker.log({f"compare/{name}/{key}": value for name, metrics in comparison["result"].items()
+            step = after_loop_step(loop.inputs.irpo.epochs)
+            loop.tracker.log({f"compare/{name}/{key}": value for name, metrics in comparison.result.items()
                               for key, value in metrics.items() if isinstance(value, (int, float))}, step=step)
             plots = store.path(STAGE)
             loop.tracker.images({f"compare/{p.stem}": str(p) for p in sorted(plots.glob("*.png"))}, step=step)

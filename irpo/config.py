@@ -95,6 +95,9 @@ class BasePolicyConfig(StrictModel):
     unrelated_share: float = Field(0.1, ge=0, le=1, description="auction answers that add one unrelated ad")
     fresh_queries: bool = Field(False, description="each auction chat a request of its own, drawn like the "
                                 "world's (never a test request), instead of one of the train split's 1,219 again")
+    distinct_categories: bool = Field(False, description="the corpus's answers with several ads take them from "
+                                      "different categories (complementary products, not two of one kind); "
+                                      "the count stays 1-3 at random, the bids unseen")
     format_error_rate: float = Field(0.02, ge=0, le=1, description="mentions broken on purpose in the corpus")
     sft: SFTConfig = SFTConfig()
 

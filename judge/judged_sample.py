@@ -17,7 +17,8 @@ from auction.types import AuctionRequest
 
 NESTED = ("request", "mentions", "clicks", "click_probs")  # JSON strings in a row
 COLUMNS = ("request_id", "purpose", "sample", "probe_ad", "request", "answer", "mentions", "clicks", "click_probs",
-           "judge_ok", "judge_error", "token_ids")
+           "judge_ok", "judge_error", "token_ids", "prompt_ids")
+ADDED_LATER = ("prompt_ids",)  # stored runs from before these columns read them as empty
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class JudgedSample:
     sample: int = 0  # index among the samples drawn for this row
     probe_ad: str = ""  # probe rows: the ad whose bid is swept
     token_ids: tuple[int, ...] = field(default=(), repr=False)  # the completion as the engine sampled it
+    prompt_ids: tuple[int, ...] = field(default=(), repr=False)  # the prompt as the engine tokenised it
 
     @property
     def request_id(self) -> str:
@@ -52,7 +54,7 @@ class JudgedSample:
                 "probe_ad": self.probe_ad, "request": request_to_dict(self.request), "answer": self.answer.text,
                 "mentions": mentions_to_dict(self.answer), "clicks": dict(self.clicks),
                 "click_probs": dict(self.click_probs), "judge_ok": self.judge_ok, "judge_error": self.judge_error,
-                "token_ids": list(self.token_ids)}
+                "token_ids": list(self.token_ids), "prompt_ids": list(self.prompt_ids)}
 
     def to_row(self) -> dict:
         return {key: json.dumps(value, ensure_ascii=False) if key in NESTED else value
@@ -60,12 +62,13 @@ class JudgedSample:
 
     @classmethod
     def from_row(cls, row: Mapping) -> JudgedSample:
-        """A record from `to_row`'s or `to_dict`'s form (token IDs as any sequence of ints)."""
+        """A record from `to_row`'s or `to_dict`'s form (token IDs as any sequence of ints; an answers file
+        scored outside a rollout has none)."""
         nested = {key: json.loads(row[key]) if isinstance(row[key], str) else row[key] for key in NESTED}
         return cls(request_from_dict(nested["request"]), answer_from_mentions(str(row["answer"]), nested["mentions"]),
                    nested["clicks"], nested["click_probs"], bool(row["judge_ok"]), str(row["judge_error"]),
                    str(row["purpose"]), int(row["sample"]), str(row["probe_ad"]),
-                   tuple(int(t) for t in row["token_ids"]))
+                   tuple(int(t) for t in row["token_ids"]), tuple(int(t) for t in row.get("prompt_ids", ())))
 
 
 def order_key(sample: JudgedSample) -> tuple:

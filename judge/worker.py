@@ -1,7 +1,7 @@
 """JudgeWorker: clicks for a batch of answers, for `dataset.map_batches(JudgeWorker, ...)`.
 
 Input columns: `request` (the auction request as JSON: `auction.codec`) and `answer` (text); a rollout's
-rows also carry `purpose`, `sample`, `probe_ad` and `token_ids`. Output: one `JudgedSample` row per answer
+rows also carry `purpose`, `sample`, `probe_ad`, `token_ids` and `prompt_ids`. Output: one `JudgedSample` row per answer
 (`judge.judged_sample`): the answer parsed once against its request, its clicks, and the simulated user's
 exact click probabilities (empty under the LLM judge).
 """
@@ -80,4 +80,6 @@ def _sample_fields(batch: dict[str, Any], row: int) -> dict[str, Any]:
         fields.update(purpose=str(batch["purpose"][row]), probe_ad=str(batch["probe_ad"][row]))
     if "sample" in batch:
         fields.update(sample=int(batch["sample"][row]), token_ids=tuple(int(t) for t in batch["token_ids"][row]))
+    if "prompt_ids" in batch:
+        fields.update(prompt_ids=tuple(int(t) for t in batch["prompt_ids"][row]))
     return fields

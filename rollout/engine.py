@@ -52,11 +52,13 @@ class RuleState:
 
 @dataclass(frozen=True)
 class Sample:
-    """One sampled completion: its text, token ids, and the log-prob of each sampled token."""
+    """One sampled completion: its text, token ids, and the log-prob of each sampled token; `prompt_ids`, the
+    prompt's token ids as the engine saw them (what a trainer must condition on to score this completion)."""
 
     text: str
     token_ids: tuple[int, ...]
     logprobs: tuple[float, ...]
+    prompt_ids: tuple[int, ...] = ()
 
     @property
     def logprob(self) -> float:

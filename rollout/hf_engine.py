@@ -61,18 +61,22 @@ class HFEngine:
         completions = out.sequences[:, batch["input_ids"].shape[1]:]
         logprobs = torch.stack(out.logits, dim=1).float().log_softmax(-1)
         chosen = logprobs.gather(-1, completions.unsqueeze(-1)).squeeze(-1)
-        samples = [self._sample(completions[row], chosen[row]) for row in range(completions.shape[0])]
+        # rows are prompt-major: prompt i's n samples follow each other (a greedy batch repeats each prompt n times)
+        prompt_rows = [row if greedy else row // n for row in range(completions.shape[0])]
+        prompts_seen = [tuple(ids[mask.bool()].tolist()) for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+        samples = [self._sample(completions[row], chosen[row], prompts_seen[prompt_rows[row]])
+                   for row in range(completions.shape[0])]
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     def close(self) -> None:
         """Nothing to release early: the model is freed with the engine."""
 
-    def _sample(self, token_ids: torch.Tensor, logprobs: torch.Tensor) -> Sample:
+    def _sample(self, token_ids: torch.Tensor, logprobs: torch.Tensor, prompt_ids: tuple[int, ...]) -> Sample:
         ids = token_ids.tolist()
         eos = self.tokenizer.eos_token_id
         length = ids.index(eos) + 1 if eos in ids else len(ids)
         text = self.tokenizer.decode(ids[:length], skip_special_tokens=True)
-        return Sample(text, tuple(ids[:length]), tuple(logprobs[:length].tolist()))
+        return Sample(text, tuple(ids[:length]), tuple(logprobs[:length].tolist()), prompt_ids)
 
 
 class RulesPerRow:

@@ -3,7 +3,9 @@
 Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`), and
 optionally `n` (samples for that row; default the worker's n) and `temperature` (null: the config's);
 any other column is copied to every
-sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer` and `token_ids`. Rows carry their requests, so rollout needs no world (it sits below judge/).
+sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer`, `token_ids` and
+`prompt_ids` (the prompt as the engine tokenised it). Rows carry their requests, so rollout needs no world (it
+sits below judge/).
 """
 from __future__ import annotations
 
@@ -43,12 +45,13 @@ class RolloutWorker:
         parsed = [request_from_json(r) for r in requests]
         samples = self._generate(parsed, list(zip(counts, temperatures)), batch_seed(self.config.seed, ids))
         passed = [key for key in batch if key not in ("n", "temperature")]
-        out: dict[str, list] = {key: [] for key in [*passed, "sample", "answer", "token_ids"]}
+        sampled = ("sample", "answer", "token_ids", "prompt_ids")
+        out: dict[str, list] = {key: [] for key in [*passed, *sampled]}
         for row, per_prompt in enumerate(samples):
             for index, sample in enumerate(per_prompt):
                 for key in passed:
                     out[key].append(batch[key][row])
-                for key, value in zip(("sample", "answer", "token_ids"), (index, sample.text, list(sample.token_ids))):
+                for key, value in zip(sampled, (index, sample.text, list(sample.token_ids), list(sample.prompt_ids))):
                     out[key].append(value)
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out

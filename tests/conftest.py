@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from auction import Ad, AuctionRequest, Candidate, UserProfile
 from auction.mechanisms import Generation
@@ -16,6 +17,11 @@ from auction.mechanisms import Generation
 # vLLM logs during interpreter exit, after pytest has closed its capture streams; without this every
 # such record prints a "Logging error" traceback after the test summary.
 logging.raiseExceptions = False
+
+# Property tests check behaviour, not speed: a per-example deadline only fails them when the shared
+# machine is busy (speed lives in benchmarks/).
+settings.register_profile("no_deadline", deadline=None)
+settings.load_profile("no_deadline")
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tests using these start Ray, an engine or a training run: the slow tier. `pytest -m "not slow"` runs

@@ -14,7 +14,7 @@ from cluster.layout import TrainerRole
 from auction.metrics import bid_percentile
 from irpo.base.policy import build_tiny_base
 from irpo.base.sft import IGNORE, tokenize_example
-from irpo.base.sft_corpus import compare_example, held_out_pair, sft_examples
+from irpo.base.sft_corpus import AnswerStyle, compare_example, held_out_pair, sft_examples
 from irpo.base.tiny_tokenizer import build_tiny_tokenizer
 from irpo.config import BasePolicyConfig, SFTConfig
 from judge.tiny_language import ad_ids
@@ -72,6 +72,26 @@ def test_corpus_auction_answers_insert_related_ads_and_follow_up_with_questions_
     assert 0.85 < sum(related) / len(related) < 0.97
     assert max(counts) <= 4 and sum(c == 0 for c in counts) < 0.05 * len(counts)  # 0: a mention broken on purpose
     assert 1 <= len(followups) / 2000 <= 3 and any("fit the user" in q for q in followups)
+
+
+def _inserted_categories(style: AnswerStyle, n: int = 1500) -> list[list[str]]:
+    """Per auction answer of a corpus in `style`, the categories of the related ads it inserts."""
+    answers = []
+    for example in sft_examples(WORLD, n, 4, auction_share=1.0, style=style):
+        query = next(q for q in WORLD.queries.values() if f"question : {q.text} ." in example.messages[1]["content"]
+                     and all(f'"{a}"' in example.messages[1]["content"] for a in WORLD.candidate_ids(q)))
+        inserted = [a for a in WORLD.candidate_ids(query) if f"[{a}]" in example.answer and WORLD.is_related(query, a)]
+        answers.append([WORLD.ads[a].category for a in inserted])
+    return answers
+
+
+def test_distinct_category_answers_never_repeat_a_category_and_still_vary_their_count():
+    default = [c for c in _inserted_categories(AnswerStyle()) if len(c) > 1]
+    distinct = _inserted_categories(AnswerStyle(distinct_categories=True))
+    assert sum(len(set(c)) < len(c) for c in default) > 0.2 * len(default)  # the default repeats: the test can fail
+    assert all(len(set(c)) == len(c) for c in distinct)
+    counts = [len(c) for c in distinct]
+    assert {1, 2, 3} <= set(counts) and 0.2 < sum(n >= 2 for n in counts) / len(counts) < 0.8
 
 
 def test_fresh_query_corpus_asks_questions_of_its_own_and_never_a_test_requests():

@@ -56,8 +56,8 @@ def test_a_stage_that_dies_midway_leaves_nothing_and_a_finished_stage_never_runs
         (out / "data.txt").write_text("ok")
         return {"rows": 3}
 
-    assert store.run("epoch_1/samples", works)["result"] == {"rows": 3}
-    assert store.run("epoch_1/samples", works)["result"] == {"rows": 3}
+    assert store.run("epoch_1/samples", works).result == {"rows": 3}
+    assert store.run("epoch_1/samples", works).result == {"rows": 3}
     assert calls == [1] and (store.path("epoch_1/samples") / "data.txt").read_text() == "ok"
     assert store.latest() == "epoch_1/samples"
     assert not list(tmp_path.glob("epoch_1/.*"))

@@ -227,3 +227,17 @@ def test_exact_reward_ranks_each_prompts_answers_by_the_simulated_users_exact_re
     assert summary["prompts"] > 0
     assert summary["reward_vs_exact_spearman"] == pytest.approx(1.0)
     assert summary["winner_exact_reward"] > summary["loser_exact_reward"]
+    # each record's prompt is the one the engine tokenised at rollout, the prompt the chat template renders
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    from irpo.loop.sampling import read_samples
+    from rollout.ad_policy import prompt_text
+
+    tokenizer = AutoTokenizer.from_pretrained(run_dir / "final" / "policy")
+    requests = {s.request_id: s.request for s in read_samples(run_dir / "epoch_1" / "samples", "policy")}
+    records = pd.read_parquet(tmp_path / "pairs" / "pairs")
+    assert len(records) == summary["prompts"]
+    for request_id, prompt_ids in zip(records["request_id"], records["prompt_ids"]):
+        rendered = tokenizer(prompt_text(tokenizer, requests[request_id], "tiny"), add_special_tokens=False)
+        assert list(prompt_ids) == rendered["input_ids"]

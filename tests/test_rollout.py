@@ -110,11 +110,16 @@ def test_a_prompt_with_its_own_seed_gets_the_same_answers_alone_and_inside_any_b
 
 
 @pytest.mark.parametrize("engine_kind", ["vllm", "hf"])
-def test_engine_logprobs_agree_with_a_transformers_forward_pass(engine_kind, vllm_engine, tiny_policy,
-                                                                request_and_prompt):
+def test_engine_logprobs_agree_with_a_transformers_forward_pass_on_the_prompt_ids_it_reports(
+        engine_kind, vllm_engine, tiny_policy, request_and_prompt):
     _, prompt = request_and_prompt
     engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
-    for sample in engine.generate([prompt], 2, SAMPLING, seed=3)[0]:
+    short = engine.chat_prompt([{"role": "user", "content": "hello"}])
+    batch = engine.generate([prompt, short], 2, SAMPLING, seed=3)  # two lengths: the HF engine pads the shorter
+    for text, samples in zip([prompt, short], batch):
+        for sample in samples:
+            assert sample.prompt_ids == tuple(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
+    for sample in batch[0]:
         expected = forward_logprobs(tiny_policy, prompt, list(sample.token_ids))
         assert torch.allclose(torch.tensor(sample.logprobs), expected, atol=LOGPROB_TOLERANCE)
 
@@ -143,6 +148,8 @@ def test_rollout_worker_samples_answers_inside_ray_data(ray_local, tiny_policy):
     # An untrained policy may end an answer at its first token (EOS): every sample has tokens, most have text.
     assert all(len(r["token_ids"]) > 0 and isinstance(r["answer"], str) for r in out)
     assert sum(bool(r["answer"]) for r in out) >= len(out) // 2
+    prompts = {r["request_id"]: list(r["prompt_ids"]) for r in out}  # what the engine saw, one prompt per request
+    assert all(list(r["prompt_ids"]) == prompts[r["request_id"]] and len(prompts[r["request_id"]]) > 50 for r in out)
 
 
 def test_smollm2_imported_from_gguf_answers_a_chat_prompt_on_vllm(smollm2_dir):

@@ -41,21 +41,40 @@ def held_out_pair(a: int, b: int) -> bool:
     return int(hashlib.sha256(f"{min(a, b)}|{max(a, b)}".encode()).hexdigest(), 16) % 10 == 0
 
 
-def base_ads(world: World, query: Query, rng: random.Random, unrelated_share: float) -> list[str]:
+@dataclass(frozen=True)
+class AnswerStyle:
+    """How the corpus's auction answers pick and write their ads: what the base learns to imitate.
+
+    `distinct_categories`: the ads of one answer come from different categories, as an assistant that
+    knows language recommends complementary products rather than two of the same kind (the simulated
+    user clicks at most one ad per category). The count stays 1-3 at random and the bids unseen."""
+
+    error_rate: float = 0.02
+    unrelated_share: float = 0.1
+    distinct_categories: bool = False
+
+
+def base_ads(world: World, query: Query, rng: random.Random, style: AnswerStyle) -> list[str]:
     """What a pre-trained assistant inserts: 1-3 related candidates at random (bids and click rates
     unseen), sometimes one unrelated ad as well; one unrelated ad when no candidate is related."""
     candidates = world.candidate_ids(query)
     related = [a for a in candidates if world.is_related(query, a)]
     others = [a for a in candidates if a not in related]
-    chosen = rng.sample(related, min(rng.choice([1, 2, 3]), len(related)))
-    if others and (not chosen or rng.random() < unrelated_share):
+    wanted = rng.choice([1, 2, 3])
+    if style.distinct_categories:
+        rng.shuffle(related)
+        first_of_category = {world.ads[a].category: a for a in reversed(related)}  # the earliest drawn wins
+        chosen = [a for a in related if first_of_category[world.ads[a].category] == a][:wanted]
+    else:
+        chosen = rng.sample(related, min(wanted, len(related)))
+    if others and (not chosen or rng.random() < style.unrelated_share):
         chosen.append(rng.choice(others))
     rng.shuffle(chosen)
     return chosen
 
 
-def base_answer(world: World, query: Query, rng: random.Random, error_rate: float, unrelated_share: float) -> str:
-    return answer_with_ads(world, query, base_ads(world, query, rng, unrelated_share), rng, error_rate)
+def base_answer(world: World, query: Query, rng: random.Random, style: AnswerStyle) -> str:
+    return answer_with_ads(world, query, base_ads(world, query, rng, style), rng, style.error_rate)
 
 
 def answer_with_ads(world: World, query: Query, ad_ids, rng: random.Random, error_rate: float = 0.0) -> str:
@@ -75,13 +94,12 @@ def answer_with_ads(world: World, query: Query, ad_ids, rng: random.Random, erro
     return " . ".join(sentences) + " ."
 
 
-def auction_example(world: World, query: Query, rng: random.Random, error_rate: float,
-                    unrelated_share: float) -> Example:
+def auction_example(world: World, query: Query, rng: random.Random, style: AnswerStyle) -> Example:
     """An auction answer, then one to three questions about the same prompt (`reading_questions`)."""
     bids = draw_bids(rng.randrange(10**6), "sft", 0, query.query_id, world.candidate_ids(query))
     messages = ad_llm_messages(world.request(query, bids), "tiny")
     followups = tuple(reading_question(world, query, bids, rng) for _ in range(rng.choice([1, 2, 3])))
-    return Example(tuple(messages), base_answer(world, query, rng, error_rate, unrelated_share), "auction", followups)
+    return Example(tuple(messages), base_answer(world, query, rng, style), "auction", followups)
 
 
 def _task(question: str, answer: str, kind: str) -> Example:
@@ -167,8 +185,8 @@ def reading_question(world: World, query: Query, bids: dict[str, float], rng: ra
 TASK_MIX = (("compare", 0.7), ("list", 0.06), ("copy", 0.06), ("repeat", 0.08), ("associate", 0.1))
 
 
-def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, error_rate: float = 0.02,
-                 unrelated_share: float = 0.1, fresh_queries: bool = False) -> Iterator[Example]:
+def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, style: AnswerStyle = AnswerStyle(),
+                 fresh_queries: bool = False) -> Iterator[Example]:
     """`n` training chats from the world's train split and the general tasks; with `fresh_queries`, each
     auction chat is a request of its own drawn like the world's (judge.tiny_world.fresh_requests)."""
     rng = random.Random(seed)
@@ -185,7 +203,7 @@ def sft_examples(world: World, n: int, seed: int, auction_share: float = 0.1, er
         roll = rng.random()
         if roll < auction_share:
             query = next(fresh) if fresh_queries else rng.choice(train)
-            yield auction_example(world, query, rng, error_rate, unrelated_share)
+            yield auction_example(world, query, rng, style)
             continue
         roll = (roll - auction_share) / (1 - auction_share)
         for kind, share in TASK_MIX:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from auction.config import AuctionConfig
+from cluster.layout import ScorerRole
 from auction.reward import response_reward
 from judge.judged_sample import JudgedSample
-from rollout.ad_policy import prompt_text
 from rollout.mention_mask import mention_mask
 
 
@@ -54,19 +55,20 @@ def build_preferences(request_ids, samples, rewards, delta_th: float, ad_counts=
     return preferences
 
 
-def preference_records(samples: Sequence[JudgedSample], preferences, index: dict, tokenizer,
-                       prompt_style: str) -> list[dict]:
-    """One record per prompt: its token ids as the engine saw them, the winner's and the losers'
-    completions, and the request's decoding rules (rollout.mention_mask), for masked log-probs."""
+def preference_records(samples: Sequence[JudgedSample], preferences, index: dict, tokenizer) -> list[dict]:
+    """One record per prompt: its token ids as the engine saw them (stored with each sample at rollout), the
+    winner's and the losers' completions, and the request's decoding rules (rollout.mention_mask, the function
+    the rollout applied), for masked log-probs of the distribution that was sampled."""
     rules_of = mention_mask(tokenizer)
     records = []
     for preference in preferences:
         winner = samples[index[preference.request_id, preference.chosen]]
+        if not winner.prompt_ids:
+            raise ValueError(f"request {preference.request_id}: its samples carry no prompt token ids (a samples "
+                             "stage from an older version); delete that stage and resume to sample it again")
         losers = [samples[index[preference.request_id, number]] for number in preference.rejected]
-        text = prompt_text(tokenizer, winner.request, prompt_style)
         rules = rules_of.rules(winner.request) if rules_of.by_ad else None
-        records.append({"request_id": preference.request_id,
-                        "prompt_ids": tokenizer(text, add_special_tokens=False)["input_ids"],
+        records.append({"request_id": preference.request_id, "prompt_ids": list(winner.prompt_ids),
                         "chosen_ids": list(winner.token_ids), "rejected_ids": [list(s.token_ids) for s in losers],
                         "banned": list(rules.banned) if rules else [], "once": list(rules.once) if rules else []})
     return records
@@ -136,6 +138,17 @@ def _right_padded(sequences: list[list[int]], pad_id: int):
         ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
         mask[row, : len(sequence)] = 1
     return ids, mask
+
+
+def write_with_reference_logprobs(records: list[dict], policy_dir: Path, bf16: bool, scorer: ScorerRole, out: Path):
+    """The preference records with each winner's and loser's log pi_ref (`ReferenceLogprobs` of the epoch's start
+    policy `policy_dir`, on the scorer role's actors), as parquet in `out`."""
+    import ray.data
+
+    dataset = ray.data.from_items(records).map_batches(
+        ReferenceLogprobs, fn_constructor_kwargs={"model_dir": str(policy_dir), "bf16": bf16}, batch_size=32,
+        batch_format="pandas", concurrency=scorer.replicas, num_cpus=scorer.cpus, num_gpus=scorer.gpus)
+    dataset.write_parquet(str(out))
 
 
 class ReferenceLogprobs:

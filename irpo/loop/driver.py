@@ -40,9 +40,20 @@ def refit_epochs(epoch: int, replay_epochs: int) -> list[int]:
     return list(range(epoch, max(epoch - 1 - replay_epochs, 0), -1))
 
 
+def evaluation_stage(policy_epoch: int, epochs: int) -> str:
+    """The stage holding pi_k's held-out evaluation: the rollout that samples pi_k for epoch k + 1 (for pi_T, the
+    final one) evaluates it too, so one engine pass serves both."""
+    return stage_name(policy_epoch + 1, "samples", epochs)
+
+
 def step_of(epoch: int, stage: str) -> int:
     """W&B step of a stage: its place in the run's fixed plan, so a resumed run logs in order."""
     return (epoch - 1) * len(STAGES_PER_EPOCH) + STAGES_PER_EPOCH.index(stage)
+
+
+def after_loop_step(epochs: int) -> int:
+    """W&B step of what runs after the loop (the mechanism comparison): after pi_T's evaluation."""
+    return step_of(epochs + 1, "samples") + 1
 
 
 class IRPODriver:
@@ -53,41 +64,39 @@ class IRPODriver:
 
     def run(self) -> dict:
         start = time.perf_counter()
-        epochs_cfg = self.inputs.irpo.epochs
+        epochs = self.inputs.irpo.epochs
         policy, history = self.base_policy, []
-        for epoch in range(1, epochs_cfg + 1):
-            evaluated = self._samples(epoch, policy, training=True)
-            if history:
-                history[-1]["metrics"] = evaluated["result"]["metrics"]
-            else:
-                base_metrics = evaluated["result"]["metrics"]
+        for epoch in range(1, epochs + 1):
+            self._samples(epoch, policy, training=True)
             policy, record = self._epoch(epoch, policy)
             history.append(record)
-        final = self._samples(epochs_cfg + 1, policy, training=False)
-        history[-1]["metrics"] = final["result"]["metrics"]
-        self._publish(policy, epochs_cfg)
-        return self._report(base_metrics, final["result"]["metrics"], history, time.perf_counter() - start)
+        self._samples(epochs + 1, policy, training=False)
+        evaluations = [self.store.result(evaluation_stage(k, epochs)).result["metrics"] for k in range(epochs + 1)]
+        for record, metrics in zip(history, evaluations[1:]):  # epoch t's record carries pi_t's evaluation
+            record["metrics"] = metrics
+        self._publish(policy, epochs)
+        return self._report(evaluations[0], evaluations[-1], history, time.perf_counter() - start)
 
     def _stage_name(self, epoch: int, stage: str) -> str:
         return stage_name(epoch, stage, self.inputs.irpo.epochs)
 
-    def _samples(self, epoch: int, policy: Path, training: bool) -> dict:
+    def _samples(self, epoch: int, policy: Path, training: bool) -> None:
+        """Sample pi_{epoch-1}: its evaluation rows, and the training rows of epoch `epoch` unless past the last."""
         name = self._stage_name(epoch, "samples")
         rows = self.eval_rows + (training_rows(self.inputs.user.world, self.inputs.irpo, epoch, self.inputs.judge.seed)
                                  if training else [])
         record = self.store.run(name, lambda out: samples_stage(self.inputs, rows, policy, out))
         step = step_of(epoch, "samples")
-        metrics = record["result"]["metrics"]
+        metrics = record.result["metrics"]
         self.tracker.log({**{f"eval/{k}": metrics[k] for k in METRIC_KEYS if metrics.get(k) is not None},
-                          "eval/epoch": epoch - 1, "time/samples_s": record["seconds"],
-                          "throughput/rollout_tokens_per_s": record["result"]["tokens_per_second"]}, step)
+                          "eval/epoch": epoch - 1, "time/samples_s": record.seconds,
+                          "throughput/rollout_tokens_per_s": record.result["tokens_per_second"]}, step)
         self._sample_table(self.store.path(name), epoch, step)
-        return record
 
     def _epoch(self, epoch: int, policy: Path) -> tuple[Path, dict]:
         inputs, store = self.inputs, self.store
         samples_dir = store.path(self._stage_name(epoch, "samples"))
-        timings = {"samples": store.result(self._stage_name(epoch, "samples"))["seconds"]}
+        timings = {"samples": store.result(self._stage_name(epoch, "samples")).seconds}
         rm_dir, doubt = None, None
         record = {"epoch": epoch}
         if inputs.irpo.fits_reward_model:
@@ -96,23 +105,22 @@ class IRPODriver:
             samples_dirs = [store.path(self._stage_name(e, "samples"))
                             for e in refit_epochs(epoch, inputs.irpo.reward_model.replay_epochs)]
             rm = store.run(rm_name, lambda out: reward_model_stage(inputs, samples_dirs, out, previous))
-            rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm["seconds"], rm["result"]
-            doubt = reward_model_doubt(rm["result"])
-            self.tracker.log({f"reward_model/{k}": v for k, v in rm["result"].items()
+            rm_dir, timings["reward_model"], record["reward_model"] = store.path(rm_name), rm.seconds, rm.result
+            doubt = reward_model_doubt(rm.result)
+            self.tracker.log({f"reward_model/{k}": v for k, v in rm.result.items()
                               if isinstance(v, (int, float)) and not isinstance(v, bool)}
-                             | {"time/reward_model_s": rm["seconds"]}, step_of(epoch, "reward_model"))
+                             | {"time/reward_model_s": rm.seconds}, step_of(epoch, "reward_model"))
         pairs_name = self._stage_name(epoch, "pairs")
         pairs = store.run(pairs_name, lambda out: pairs_stage(inputs, samples_dir, rm_dir, policy, out, epoch))
-        timings["pairs"], record["pairs"] = pairs["seconds"], pairs["result"]
-        self.tracker.log({f"pairs/{k}": v for k, v in pairs["result"].items() if v is not None}
-                         | {"time/pairs_s": pairs["seconds"]},
-                         step_of(epoch, "pairs"))
+        timings["pairs"], record["pairs"] = pairs.seconds, pairs.result
+        self.tracker.log({f"pairs/{k}": v for k, v in pairs.result.items() if v is not None}
+                         | {"time/pairs_s": pairs.seconds}, step_of(epoch, "pairs"))
         policy_name = self._stage_name(epoch, "policy")
         trained = store.run(policy_name, lambda out: policy_stage(inputs, store.path(pairs_name),
-                                                                  pairs["result"]["prompts"], policy, out, doubt))
-        timings["policy"], record["dpo"] = trained["seconds"], trained["result"]
-        self.tracker.log({f"dpo/{k}": v for k, v in _flat(trained["result"]).items()}
-                         | {"time/policy_s": trained["seconds"]}, step_of(epoch, "policy"))
+                                                                  pairs.result["prompts"], policy, out, doubt))
+        timings["policy"], record["dpo"] = trained.seconds, trained.result
+        self.tracker.log({f"dpo/{k}": v for k, v in _flat(trained.result).items()}
+                         | {"time/policy_s": trained.seconds}, step_of(epoch, "policy"))
         record["stage_seconds"] = timings
         return store.path(policy_name), record
 

@@ -13,6 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(scratch, path)
 
 
+@dataclass(frozen=True)
+class StageRecord:
+    """A finished stage as its stage.json keeps it: its name, its seconds, and what its work returned."""
+
+    stage: str
+    seconds: float
+    result: dict[str, Any]
+
+
 class RunStore:
     def __init__(self, run_dir: str | Path, progress=None):
         """`progress` (irpo.loop.progress.Progress), if given, hears of every stage's start and end."""
@@ -47,16 +57,16 @@ class RunStore:
     def done(self, stage: str) -> bool:
         return (self.path(stage) / STAGE_FILE).is_file()
 
-    def result(self, stage: str) -> dict[str, Any]:
-        return json.loads((self.path(stage) / STAGE_FILE).read_text())
+    def result(self, stage: str) -> StageRecord:
+        return StageRecord(**json.loads((self.path(stage) / STAGE_FILE).read_text()))
 
-    def run(self, stage: str, work: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    def run(self, stage: str, work: Callable[[Path], dict[str, Any]]) -> StageRecord:
         """Run `work(scratch_dir)` unless `stage` is done; returns the stage's record either way."""
         if self.done(stage):
             log.debug("stage %s: already done, skipped", stage)
             record = self.result(stage)
             if self.progress is not None:
-                self.progress.done(stage, None, record["result"])
+                self.progress.done(stage, None, record.result)
             return record
         final = self.path(stage)
         scratch = final.with_name(f".{final.name}.partial")
@@ -68,13 +78,13 @@ class RunStore:
             self.progress.started(stage)
         start = time.perf_counter()
         result = work(scratch)
-        record = {"stage": stage, "seconds": round(time.perf_counter() - start, 2), "result": result}
-        write_json_atomic(scratch / STAGE_FILE, record)
+        record = StageRecord(stage, round(time.perf_counter() - start, 2), result)
+        write_json_atomic(scratch / STAGE_FILE, asdict(record))
         os.replace(scratch, final)
         write_json_atomic(self.root / "latest", {"stage": stage, "at": time.time()})
-        log.debug("stage %s: done in %.1fs", stage, record["seconds"])
+        log.debug("stage %s: done in %.1fs", stage, record.seconds)
         if self.progress is not None:
-            self.progress.done(stage, record["seconds"], result)
+            self.progress.done(stage, record.seconds, result)
         return record
 
     def report(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pandas as pd
 from cluster.layout import Roles
 from cluster.resources import engine_pool_args
 from judge.config import JudgeConfig
-from judge.judged_sample import COLUMNS, JudgedSample, order_key
+from judge.judged_sample import ADDED_LATER, COLUMNS, JudgedSample, order_key
 from judge.worker import JudgeWorker
 from rollout.config import RolloutConfig
 from rollout.worker import RolloutWorker
@@ -64,12 +64,13 @@ def token_list(value) -> list[int]:
 def read_samples(stage_dir: Path, purpose: str | None = None) -> list[JudgedSample]:
     """The stage's judged samples (those for `purpose`, if given), each parsed once, in a fixed order."""
     table = pd.read_parquet(stage_dir / "samples")
-    missing = [column for column in COLUMNS if column not in table.columns]
+    missing = [column for column in COLUMNS if column not in table.columns and column not in ADDED_LATER]
     if missing:  # e.g. a run started by a version that stored samples differently
         raise ValueError(f"{stage_dir / 'samples'}: not judged samples, columns {missing} are missing; "
                          f"delete {stage_dir} and resume to sample that stage again")
     if purpose is not None:
         table = table[table["purpose"] == purpose]
-    samples = [JudgedSample.from_row({**row, "token_ids": token_list(row["token_ids"])})
+    samples = [JudgedSample.from_row({**row, "token_ids": token_list(row["token_ids"]),
+                                      "prompt_ids": token_list(row.get("prompt_ids", []))})
                for row in table.to_dict("records")]
     return sorted(samples, key=order_key)

@@ -1,5 +1,6 @@
-"""Scoring with a fitted pCTR model: `pctr_probabilities` for a table of click rows (the pairs stage
-embeds their texts in Ray Data), and `PCTRClickModel`, auction's ClickModel for one answer in-process."""
+"""Click probabilities for R: `click_probabilities` from the configured source for a table of click rows
+(the pairs stage; the pCTR model's texts embedded in Ray Data), `pctr_probabilities` for a fitted pCTR model,
+and `PCTRClickModel`, auction's ClickModel for one answer in-process."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -10,8 +11,10 @@ import pandas as pd
 
 from auction.parser import ParsedAnswer
 from auction.types import AuctionRequest
-from irpo.reward.data import IdIndex, feature_arrays, inserted_ad_rows, texts_of
-from irpo.reward.trainer import PCTRModel, load_reward_model, predict, text_columns_of
+from cluster.layout import ScorerRole
+from irpo.reward.data import IdIndex, embed_texts, exact_click_probs, feature_arrays, inserted_ad_rows, texts_of
+from irpo.reward.trainer import PCTRModel, is_reward_model, load_reward_model, predict, text_columns_of
+from judge.judged_sample import JudgedSample
 
 Embed = Callable[[list[str]], dict[str, np.ndarray]]  # distinct texts -> their embeddings
 
@@ -21,6 +24,21 @@ def pctr_probabilities(model: PCTRModel, meta: dict, rows: pd.DataFrame, embed: 
     columns = text_columns_of(meta)
     users, ads = IdIndex.from_mapping(meta["users"]), IdIndex.from_mapping(meta["ads"])
     return predict(model, meta, feature_arrays(rows, embed(texts_of(rows, columns)), users, ads, columns))
+
+
+def click_probabilities(source: str, samples: Sequence[JudgedSample], rows: pd.DataFrame,
+                        reward_model_dir: Path | None, scorer: ScorerRole) -> pd.DataFrame:
+    """`rows` (one per inserted ad of `samples`) with `p`, the click probability R uses (`irpo.reward`, the
+    `source`): the pCTR model's (the method), the judge's realised clicks (the paper's Oracle) or the
+    simulated user's exact probabilities (a diagnostic: no reward-model error, no click noise)."""
+    if source == "clicks" or rows.empty:
+        return rows.assign(p=rows["clicked"].astype(float))
+    if source == "exact":
+        return rows.assign(p=exact_click_probs(samples, rows))
+    if not is_reward_model(reward_model_dir):  # the reward phase had no clicks to fit
+        return rows.assign(p=0.0)
+    model, meta = load_reward_model(reward_model_dir)
+    return rows.assign(p=pctr_probabilities(model, meta, rows, lambda texts: embed_texts(texts, meta["encoder"], scorer)))
 
 
 class PCTRClickModel:
