@@ -33,7 +33,8 @@ class JudgedSample:
     sample: int = 0  # index among the samples drawn for this row
     probe_ad: str = ""  # probe rows: the ad whose bid is swept
     token_ids: tuple[int, ...] = field(default=(), repr=False)  # the completion as the engine sampled it
-    prompt_ids: tuple[int, ...] = field(default=(), repr=False)  # the prompt as the engine tokenised it
+    # the prompt as the engine tokenised it: kept on a policy-phase request's first sample, empty elsewhere
+    prompt_ids: tuple[int, ...] = field(default=(), repr=False)
 
     @property
     def request_id(self) -> str:

@@ -1,11 +1,12 @@
 """RolloutWorker: sample answers for a batch of requests, for `dataset.map_batches(RolloutWorker, ...)`.
 
 Input columns: `request_id`, `request` (the whole auction request as JSON: `auction.codec`), and
-optionally `n` (samples for that row; default the worker's n) and `temperature` (null: the config's);
-any other column is copied to every
+optionally `n` (samples for that row; default the worker's n), `temperature` (null: the config's) and
+`keep_prompt` (true: the row's first sample keeps the prompt's token ids); any other column is copied to every
 sample. Output: one row per sample with those columns plus `sample` (0..n-1), `answer`, `token_ids` and
-`prompt_ids` (the prompt as the engine tokenised it). Rows carry their requests, so rollout needs no world (it
-sits below judge/).
+`prompt_ids` (the prompt as the engine tokenised it, on the first sample of a `keep_prompt` row, else empty:
+a prompt is long and its n samples share it). Rows carry their requests, so rollout needs no world (it sits
+below judge/).
 """
 from __future__ import annotations
 
@@ -44,14 +45,16 @@ class RolloutWorker:
         temperatures = [_temperature(t) for t in batch["temperature"]] if "temperature" in batch else [None] * len(ids)
         parsed = [request_from_json(r) for r in requests]
         samples = self._generate(parsed, list(zip(counts, temperatures)), batch_seed(self.config.seed, ids))
-        passed = [key for key in batch if key not in ("n", "temperature")]
+        keep_prompt = [bool(k) for k in batch["keep_prompt"]] if "keep_prompt" in batch else [False] * len(ids)
+        passed = [key for key in batch if key not in ("n", "temperature", "keep_prompt")]
         sampled = ("sample", "answer", "token_ids", "prompt_ids")
         out: dict[str, list] = {key: [] for key in [*passed, *sampled]}
         for row, per_prompt in enumerate(samples):
             for index, sample in enumerate(per_prompt):
                 for key in passed:
                     out[key].append(batch[key][row])
-                for key, value in zip(sampled, (index, sample.text, list(sample.token_ids), list(sample.prompt_ids))):
+                prompt = list(sample.prompt_ids) if keep_prompt[row] and index == 0 else []
+                for key, value in zip(sampled, (index, sample.text, list(sample.token_ids), prompt)):
                     out[key].append(value)
         self._account(sum(len(t) for t in out["token_ids"]), time.perf_counter() - start)
         return out

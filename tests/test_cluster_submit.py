@@ -1,6 +1,7 @@
 """`llm-auction submit` against a real Ray head on 127.0.0.1: the micro training run as a Ray job."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import CLI, MICRO, ROOT, free_port
+from conftest import CLI, ROOT, free_port
 
 VENV_BIN = str(Path(sys.executable).parent)
 # The head enforces Ray's token auth (2.60's default for local clusters); clients present the same token.
@@ -59,16 +60,19 @@ def wait_for_job_api(url: str, head: subprocess.Popen) -> None:
             time.sleep(1)
 
 
-def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray_head, micro_base, tmp_path):
+def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray_head, resumed_run, tmp_path):
+    """The job resumes a copy of the micro run from its policy phase: DPO under Ray Train and DeepSpeed, the
+    final rollout on vLLM and the copies, all on the job's cluster (the stages before are tested elsewhere)."""
     run_dir = tmp_path / "run"
-    result = subprocess.run(
-        [CLI, "submit", "--address", ray_head, "--", "train", "--config", MICRO, "--run-dir", str(run_dir),
-         f"rollout.policy={micro_base}", "irpo.evaluation.report_mechanisms=[]"],  # the comparison is tested elsewhere
-        cwd=ROOT, capture_output=True, text=True, timeout=1200, env={**os.environ, **AUTH})
+    shutil.copytree(resumed_run.run_dir, run_dir)
+    for stage in ("epoch_1/policy", "final/samples", "final/policy", "final/reward_model"):
+        shutil.rmtree(run_dir / stage)
+    result = subprocess.run([CLI, "submit", "--address", ray_head, "--", "train", "--resume", str(run_dir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=1200, env={**os.environ, **AUTH})
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
-    assert "final/policy: done" in result.stdout  # the job's logs were streamed back
+    assert "epoch_1/policy: done" in result.stdout and "final/policy: done" in result.stdout  # logs streamed back
     report = json.loads((run_dir / "report.json").read_text())
-    assert report["epochs"][0]["dpo"]["prompts"] > 0
+    assert report["epochs"][0]["dpo"]["prompts"] > 0 and (run_dir / "final" / "policy" / "config.json").is_file()
     jobs = json.loads(subprocess.run([CLI, "jobs", "list", "--address", ray_head], capture_output=True, text=True,
                                      cwd=ROOT, timeout=60, env={**os.environ, **AUTH}).stdout)
     assert [job["status"] for job in jobs] == ["SUCCEEDED"]

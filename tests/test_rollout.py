@@ -115,10 +115,12 @@ def test_engine_logprobs_agree_with_a_transformers_forward_pass_on_the_prompt_id
     _, prompt = request_and_prompt
     engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
     short = engine.chat_prompt([{"role": "user", "content": "hello"}])
-    batch = engine.generate([prompt, short], 2, SAMPLING, seed=3)  # two lengths: the HF engine pads the shorter
-    for text, samples in zip([prompt, short], batch):
-        for sample in samples:
-            assert sample.prompt_ids == tuple(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
+    for sampling in (SAMPLING, SAMPLING.model_copy(update={"temperature": 0.0})):  # greedy repeats each prompt n times
+        # two lengths: the HF engine pads the shorter one
+        for text, samples in zip([prompt, short], engine.generate([prompt, short], 2, sampling, seed=3)):
+            for sample in samples:
+                assert sample.prompt_ids == tuple(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
+    batch = engine.generate([prompt], 2, SAMPLING, seed=3)
     for sample in batch[0]:
         expected = forward_logprobs(tiny_policy, prompt, list(sample.token_ids))
         assert torch.allclose(torch.tensor(sample.logprobs), expected, atol=LOGPROB_TOLERANCE)
@@ -133,9 +135,9 @@ def test_rollout_worker_samples_answers_inside_ray_data(ray_local, tiny_policy):
     import ray.data
 
     world = build_tiny_world(0)
-    rows = [{"request_id": q.query_id,
+    rows = [{"request_id": q.query_id, "keep_prompt": i < 3,
              "request": request_to_json(world.request(q, draw_bids(0, "reward", 1, q.query_id, q.candidates)))}
-            for q in world.split("train")[:6]]
+            for i, q in enumerate(world.split("train")[:6])]
     config = RolloutConfig(sampling=SamplingConfig(max_tokens=16), vllm=VLLMConfig(dtype="float32", enforce_eager=True))
     role = load_layout(ROOT / "ray_config.yaml").roles.rollout  # replicas and CPUs come from ray_config.yaml
     out = ray.data.from_items(rows).map_batches(
@@ -148,8 +150,10 @@ def test_rollout_worker_samples_answers_inside_ray_data(ray_local, tiny_policy):
     # An untrained policy may end an answer at its first token (EOS): every sample has tokens, most have text.
     assert all(len(r["token_ids"]) > 0 and isinstance(r["answer"], str) for r in out)
     assert sum(bool(r["answer"]) for r in out) >= len(out) // 2
-    prompts = {r["request_id"]: list(r["prompt_ids"]) for r in out}  # what the engine saw, one prompt per request
-    assert all(list(r["prompt_ids"]) == prompts[r["request_id"]] and len(prompts[r["request_id"]]) > 50 for r in out)
+    # the prompt as the engine saw it, once per request that asks for it (its first sample)
+    kept = {r["request_id"]: len(r["prompt_ids"]) for r in out if r["sample"] == 0}
+    assert [kept[q["request_id"]] > 50 for q in rows] == [True] * 3 + [False] * 3
+    assert all(len(r["prompt_ids"]) == 0 for r in out if r["sample"] > 0) and "keep_prompt" not in out[0]
 
 
 def test_smollm2_imported_from_gguf_answers_a_chat_prompt_on_vllm(smollm2_dir):

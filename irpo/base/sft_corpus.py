@@ -56,7 +56,8 @@ class AnswerStyle:
 
 def base_ads(world: World, query: Query, rng: random.Random, style: AnswerStyle) -> list[str]:
     """What a pre-trained assistant inserts: 1-3 related candidates at random (bids and click rates
-    unseen), sometimes one unrelated ad as well; one unrelated ad when no candidate is related."""
+    unseen; with `style.distinct_categories` at most one per category), sometimes one unrelated ad as well;
+    one unrelated ad when no candidate is related."""
     candidates = world.candidate_ids(query)
     related = [a for a in candidates if world.is_related(query, a)]
     others = [a for a in candidates if a not in related]

@@ -20,8 +20,9 @@ PURPOSES = ("reward", "policy", "eval", "probe")
 def _row(world: World, query: Query, bids: dict[str, float], purpose: str, n: int, probe: str = "",
          temperature: float | None = None) -> dict:
     request = world.request(query, bids)
+    # the policy phase's DPO conditions on the prompt the engine saw: its samples keep it (once per request)
     return {"request_id": query.query_id, "purpose": purpose, "n": n, "temperature": temperature, "probe_ad": probe,
-            "request": request_to_json(request)}
+            "keep_prompt": purpose == "policy", "request": request_to_json(request)}
 
 
 def training_rows(world: World, config: IRPOConfig, epoch: int, bid_seed: int) -> list[dict]:

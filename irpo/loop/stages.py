@@ -1,9 +1,10 @@
-"""The work of each IRPO stage, given its inputs and a scratch directory to write into.
+"""Each IRPO stage wired to the run's config: given its inputs and a scratch directory to write into, it
+calls its role's code (rollout and judge, irpo.reward, irpo.dpo) and returns the stage's result.
 
 samples:      one rollout pass of pi_{t-1} (reward, policy, eval and probe rows) -> judged parquet
-reward_model: fit pCTR on the reward rows' clicks; held-out log-loss and AUC
-pairs:        score the policy rows with R, winner vs losers, reference log-probs -> parquet
-policy:       DPO from pi_{t-1} -> pi_t (an HF directory)
+reward_model: fit pCTR on the reward rows' clicks (irpo.reward.refit); held-out log-loss and AUC
+pairs:        score the policy rows with R, winner vs losers, reference log-probs (irpo.dpo.pairs) -> parquet
+policy:       DPO from pi_{t-1} -> pi_t (irpo.dpo.trainer; an HF directory)
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def reward_model_stage(inputs: StageInputs, samples_dirs: Sequence[Path], out: P
                        previous: Path | None = None) -> dict:
     """Refit pCTR on the reward rows of `samples_dirs` (the current epoch's first, then earlier epochs' replayed,
     `irpo.reward_model.replay_epochs`); the previous epoch's model is copied in when the refit says to keep it."""
-    result = refit_reward_model([read_samples(d, "reward") for d in samples_dirs], out, previous,
+    result = refit_reward_model((read_samples(d, "reward") for d in samples_dirs), previous,
                                 inputs.irpo.reward_model, inputs.roles.scorer,
                                 TrainerRun(inputs.roles.reward_trainer, out, inputs.ray_storage, inputs.irpo.seed))
     if result.pop("keep_previous", False):

@@ -8,7 +8,7 @@ previous epoch's model is to be carried over: the result says so (`keep_previous
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +25,14 @@ from judge.judged_sample import JudgedSample
 log = logging.getLogger(__name__)
 
 
-def refit_reward_model(click_samples: Sequence[Sequence[JudgedSample]], out: Path, previous: Path | None,
+def refit_reward_model(click_samples: Iterable[Sequence[JudgedSample]], previous: Path | None,
                        config: RewardModelConfig, scorer: ScorerRole, run: TrainerRun) -> dict:
-    """Fit pCTR into `out` on the reward-phase samples of each epoch read (`click_samples`, the current epoch's
-    first); returns the stage's result (row counts, held-out log-loss and AUC, `degenerate`), with
-    `keep_previous` when the model in `previous` is to be used instead."""
-    current = click_rows(click_samples[0])
+    """Fit pCTR into `run.out` on the reward-phase samples of each epoch read (`click_samples`, the current
+    epoch's first; the earlier ones are read only when the refit goes ahead); returns the stage's result (row
+    counts, held-out log-loss and AUC, `degenerate`), with `keep_previous` when the model in `previous` is to
+    be used instead."""
+    epochs = iter(click_samples)
+    current = click_rows(next(epochs))
     if len(current) < config.min_click_rows and is_reward_model(previous):
         log.warning("reward phase: %d inserted ads (< %d): keeping the reward model of %s", len(current),
                     config.min_click_rows, previous)
@@ -38,7 +40,7 @@ def refit_reward_model(click_samples: Sequence[Sequence[JudgedSample]], out: Pat
     if current.empty:  # nothing to learn from: R falls back to -lambda s_resp (recorded, and logged loudly)
         log.warning("reward phase: the policy inserted no valid ad, so there is no click to fit; p = 0 this epoch")
         return {"click_rows": 0, "skipped": "no valid ad inserted in the reward phase"}
-    rows = pd.concat([current, *(click_rows(samples) for samples in click_samples[1:])], ignore_index=True)
+    rows = pd.concat([current, *(click_rows(samples) for samples in epochs)], ignore_index=True)
     is_current = np.arange(len(rows)) < len(current)
     # split by query, so a query held out in one epoch is held out in every epoch replayed
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
@@ -54,7 +56,7 @@ def refit_reward_model(click_samples: Sequence[Sequence[JudgedSample]], out: Pat
               "click_rate": float(current["clicked"].mean()),
               "best_epoch": min(history, key=lambda h: h.get("valid_log_loss", 0))["epoch"] if valid else None}
     if held.any():
-        result.update(_held_out_fit(out, feature_arrays(rows[held], embeddings, users, ads, columns),
+        result.update(_held_out_fit(run.out, feature_arrays(rows[held], embeddings, users, ads, columns),
                                     float(train["clicked"].mean()), config.min_holdout_auc))
     if result.get("degenerate"):
         _warn_degenerate(result, previous)
