@@ -76,6 +76,72 @@ def preference_records(samples: Sequence[JudgedSample], preferences, index: dict
     return records
 
 
+def group_tensors(batch: dict, pad_id: int, device="cpu"):
+    """A micro-batch of preference records as one padded batch: every winner, then every loser.
+
+    Returns (tensors for completion_logprobs, on `device`, the prompt index of each loser, each
+    sequence's rules)."""
+    import torch
+
+    sequences, spans, group, rules = [], [], [], {"banned": [], "once": []}
+    records = range(len(batch["prompt_ids"]))
+    order = [(g, list(batch["chosen_ids"][g])) for g in records]
+    order += [(g, list(r)) for g in records for r in batch["rejected_ids"][g]]
+    for index, (g, completion) in enumerate(order):
+        prompt = list(batch["prompt_ids"][g])
+        sequences.append(prompt + completion)
+        spans.append((len(prompt), len(prompt) + len(completion)))
+        if index >= len(records):
+            group.append(g)
+        rules["banned"].append([int(t) for t in batch["banned"][g]])
+        rules["once"].append([int(t) for t in batch["once"][g]])
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    completion_mask = torch.zeros_like(ids)
+    for row, (sequence, (start, end)) in enumerate(zip(sequences, spans)):
+        ids[row, : len(sequence)] = torch.tensor(sequence)
+        attention[row, : len(sequence)] = 1
+        completion_mask[row, start:end] = 1
+    tensors = {"input_ids": ids.to(device), "attention_mask": attention.to(device),
+               "completion_mask": completion_mask.to(device)}
+    return tensors, torch.tensor(group, dtype=torch.long, device=device), rules
+
+
+def shared_prompt_tensors(batch: dict, pad_id: int, device="cpu"):
+    """A micro-batch of preference records as its prompts (one row each) and its completions (every
+    winner, then every loser), both right-padded, for `shared_prompt_logprobs`.
+
+    Returns (tensors, the prompt index of each loser, each completion's rules)."""
+    import torch
+
+    records = range(len(batch["prompt_ids"]))
+    completions = [list(batch["chosen_ids"][g]) for g in records]
+    group = [g for g in records for _ in batch["rejected_ids"][g]]
+    completions += [list(r) for g in records for r in batch["rejected_ids"][g]]
+    owner = [*records, *group]
+    prompt_ids, prompt_mask = _right_padded([list(p) for p in batch["prompt_ids"]], pad_id)
+    completion_ids, completion_mask = _right_padded(completions, pad_id)
+    rules = {"banned": [[int(t) for t in batch["banned"][g]] for g in owner],
+             "once": [[int(t) for t in batch["once"][g]] for g in owner]}
+    tensors = {"prompt_ids": prompt_ids.to(device), "prompt_mask": prompt_mask.to(device),
+               "completion_ids": completion_ids.to(device), "completion_mask": completion_mask.to(device),
+               "owner": torch.tensor(owner, dtype=torch.long, device=device)}
+    return tensors, torch.tensor(group, dtype=torch.long, device=device), rules
+
+
+def _right_padded(sequences: list[list[int]], pad_id: int):
+    import torch
+
+    width = max(1, max(len(s) for s in sequences))
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, sequence in enumerate(sequences):
+        ids[row, : len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+        mask[row, : len(sequence)] = 1
+    return ids, mask
+
+
 def write_with_reference_logprobs(records: list[dict], policy_dir: Path, bf16: bool, scorer: ScorerRole,
                                   out: Path) -> None:
     """The preference records with each winner's and loser's log pi_ref (`ReferenceLogprobs` of the epoch's start
