@@ -15,7 +15,8 @@ from auction.codec import answer_from_mentions, mentions_to_dict, request_from_d
 from auction.parser import ParsedAnswer
 from auction.types import AuctionRequest
 
-NESTED = ("request", "mentions", "clicks", "click_probs")  # JSON strings in a row
+# JSON strings in a row (the prompt ids too: empty on most samples, and parquet cannot type an empty list)
+NESTED = ("request", "mentions", "clicks", "click_probs", "prompt_ids")
 COLUMNS = ("request_id", "purpose", "sample", "probe_ad", "request", "answer", "mentions", "clicks", "click_probs",
            "judge_ok", "judge_error", "token_ids", "prompt_ids")
 ADDED_LATER = ("prompt_ids",)  # stored runs from before these columns read them as empty
@@ -65,11 +66,12 @@ class JudgedSample:
     def from_row(cls, row: Mapping) -> JudgedSample:
         """A record from `to_row`'s or `to_dict`'s form (token IDs as any sequence of ints; an answers file
         scored outside a rollout has none)."""
-        nested = {key: json.loads(row[key]) if isinstance(row[key], str) else row[key] for key in NESTED}
+        raw = {**dict.fromkeys(ADDED_LATER, ()), **row}
+        nested = {key: json.loads(raw[key]) if isinstance(raw[key], str) else raw[key] for key in NESTED}
         return cls(request_from_dict(nested["request"]), answer_from_mentions(str(row["answer"]), nested["mentions"]),
                    nested["clicks"], nested["click_probs"], bool(row["judge_ok"]), str(row["judge_error"]),
                    str(row["purpose"]), int(row["sample"]), str(row["probe_ad"]),
-                   tuple(int(t) for t in row["token_ids"]), tuple(int(t) for t in row.get("prompt_ids", ())))
+                   tuple(int(t) for t in row["token_ids"]), tuple(int(t) for t in nested["prompt_ids"]))
 
 
 def order_key(sample: JudgedSample) -> tuple:

@@ -79,6 +79,25 @@ def test_a_stages_samples_read_back_in_one_order_whatever_order_they_were_writte
     assert read_samples(tmp_path, "policy") == [r for r in records if r.purpose == "policy"]
 
 
+def test_prompt_ids_kept_on_some_samples_only_read_back_across_parquet_files_written_apart(tmp_path):
+    """Ray Data writes a file per block: a block whose samples keep no prompt must still read with one that does."""
+    kept = judged(render_mention(ADS[0]), purpose="policy", sample=0, token_ids=(1,), prompt_ids=(5, 6, 7))
+    bare = [judged(render_mention(ADS[1]), purpose="eval", sample=i, token_ids=(2,)) for i in range(2)]
+    (tmp_path / "samples").mkdir()
+    pd.DataFrame([kept.to_row()]).to_parquet(tmp_path / "samples" / "part-0.parquet")
+    pd.DataFrame([r.to_row() for r in bare]).to_parquet(tmp_path / "samples" / "part-1.parquet")
+    assert read_samples(tmp_path) == [*bare, kept]
+    assert read_samples(tmp_path, "policy")[0].prompt_ids == (5, 6, 7)
+
+
+def test_samples_stored_before_prompt_ids_were_kept_read_back_with_none(tmp_path):
+    rows = [{k: v for k, v in judged(render_mention(ADS[0]), sample=0, token_ids=(1,)).to_row().items()
+             if k != "prompt_ids"}]
+    (tmp_path / "samples").mkdir()
+    pd.DataFrame(rows).to_parquet(tmp_path / "samples" / "part-0.parquet")
+    assert read_samples(tmp_path)[0].prompt_ids == ()
+
+
 def test_samples_without_the_judged_columns_are_refused_naming_what_is_missing(tmp_path):
     (tmp_path / "samples").mkdir()
     pd.DataFrame([{"request_id": "q-1", "answer": "hi", "inserted": "[]"}]).to_parquet(tmp_path / "samples" / "p.parquet")

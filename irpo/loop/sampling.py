@@ -70,7 +70,6 @@ def read_samples(stage_dir: Path, purpose: str | None = None) -> list[JudgedSamp
                          f"delete {stage_dir} and resume to sample that stage again")
     if purpose is not None:
         table = table[table["purpose"] == purpose]
-    samples = [JudgedSample.from_row({**row, "token_ids": token_list(row["token_ids"]),
-                                      "prompt_ids": token_list(row.get("prompt_ids", []))})
+    samples = [JudgedSample.from_row({**row, "token_ids": token_list(row["token_ids"])})
                for row in table.to_dict("records")]
     return sorted(samples, key=order_key)
