@@ -115,9 +115,10 @@ def test_engine_logprobs_agree_with_a_transformers_forward_pass_on_the_prompt_id
     _, prompt = request_and_prompt
     engine = vllm_engine if engine_kind == "vllm" else HFEngine(tiny_policy)
     short = engine.chat_prompt([{"role": "user", "content": "hello"}])
-    for sampling in (SAMPLING, SAMPLING.model_copy(update={"temperature": 0.0})):  # greedy repeats each prompt n times
+    greedy = SAMPLING.model_copy(update={"temperature": 0.0})  # the HF engine repeats each prompt n times
+    for sampling, n in ((SAMPLING, 2), (greedy, 1 if engine_kind == "vllm" else 2)):  # vLLM: greedy means n = 1
         # two lengths: the HF engine pads the shorter one
-        for text, samples in zip([prompt, short], engine.generate([prompt, short], 2, sampling, seed=3)):
+        for text, samples in zip([prompt, short], engine.generate([prompt, short], n, sampling, seed=3)):
             for sample in samples:
                 assert sample.prompt_ids == tuple(engine.tokenizer(text, add_special_tokens=False)["input_ids"])
     batch = engine.generate([prompt], 2, SAMPLING, seed=3)

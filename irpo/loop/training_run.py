@@ -133,6 +133,9 @@ def link_ray_logs(run_dir: Path) -> None:
     if source is None:
         return
     link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_dir() and not link.is_symlink():  # a copied run directory holds the copied logs: keep them
+        log.info("%s is a directory, not a link (a copied run?): this session's Ray logs stay in %s", link, source)
+        return
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(source, target_is_directory=True)

@@ -57,15 +57,16 @@ def refit_reward_model(click_samples: Iterable[Sequence[JudgedSample]], previous
               "best_epoch": min(history, key=lambda h: h.get("valid_log_loss", 0))["epoch"] if valid else None}
     if held.any():
         result.update(_held_out_fit(run.out, feature_arrays(rows[held], embeddings, users, ads, columns),
-                                    float(train["clicked"].mean()), config.min_holdout_auc))
+                                    train["clicked"].mean(), config.min_holdout_auc))
     if result.get("degenerate"):
         _warn_degenerate(result, previous)
         result["keep_previous"] = is_reward_model(previous)
     return result
 
 
-def _held_out_fit(model_dir: Path, holdout: dict, train_click_rate: float, min_auc: float) -> dict:
-    """The fitted model on the held-out requests: log-loss, AUC, the base rate's log-loss, and `degenerate`."""
+def _held_out_fit(model_dir: Path, holdout: dict, train_click_rate, min_auc: float) -> dict:
+    """The fitted model on the held-out requests: log-loss, AUC, the base rate's log-loss (the training rows'
+    click rate in their own dtype, so the figure is the one earlier runs recorded), and `degenerate`."""
     model, meta = load_reward_model(model_dir)
     probs, labels = predict(model, meta, holdout), holdout["clicked"]
     figures = {"holdout_log_loss": log_loss(probs, labels), "holdout_auc": auc(probs, labels),
