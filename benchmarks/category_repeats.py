@@ -93,7 +93,8 @@ def main() -> None:
         print(json.dumps(summary(stage, user, auction)), flush=True)
     if args.simulate:
         for distinct in (False, True):
-            print(json.dumps(simulate(user, auction, AnswerStyle(error_rate=0.0, distinct_categories=distinct))), flush=True)
+            style = AnswerStyle(error_rate=0.0, distinct_categories=distinct)
+            print(json.dumps(simulate(user, auction, style)), flush=True)
 
 
 if __name__ == "__main__":

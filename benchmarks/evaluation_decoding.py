@@ -4,8 +4,9 @@ Run: .venv/bin/python benchmarks/evaluation_decoding.py --run runs/w13 --policie
         models/tiny-base -- "" "temperature=0" "temperature=0.3"
 Each setting is `rollout.sampling` keys (comma-separated key=value, values read as YAML; "" is the run's own).
 The held-out test requests and the bid probe with the run's config, exact expected clicks; the answers per
-request are the evaluation's (`--answers`; one, and one per probe point, under greedy decoding). One JSON line per (policy, setting): efficiency, revenue, reward,
-related share, inserted-bid percentile, ads per answer, two-ad share, bid slope and its standard error. The
+request are the evaluation's (`--answers`; one, and one per probe point, under greedy decoding). One JSON line
+per (policy, setting): efficiency, revenue, reward, related share, inserted-bid percentile, ads per answer,
+two-ad share, bid slope and its standard error. The
 loop samples at the rollout's rule both to explore (training) and to evaluate; this measures what another
 rule at deployment would give the same policy.
 """

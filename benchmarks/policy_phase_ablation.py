@@ -77,7 +77,8 @@ def retrain(run: Path, epoch: int, setting: dict, eval_samples: int, n_prompts: 
         rows = evaluation_rows(user.world, user, irpo.evaluation, config.judge.seed)
         metrics = samples_stage(inputs, rows, Path(scratch) / "policy", Path(scratch) / "eval")["metrics"]
     return {**setting, "prompts": prompts, "optimizer_steps": trained.get("optimizer_steps"),
-            "train_seconds": round(train_seconds, 1), **{k: metrics.get(k) for k in REPORTED}, "last_quarter": trained.get("last_quarter")}
+            "train_seconds": round(train_seconds, 1), **{k: metrics.get(k) for k in REPORTED},
+            "last_quarter": trained.get("last_quarter")}
 
 
 def main() -> None:

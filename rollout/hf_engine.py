@@ -63,7 +63,8 @@ class HFEngine:
         chosen = logprobs.gather(-1, completions.unsqueeze(-1)).squeeze(-1)
         # rows are prompt-major: prompt i's n samples follow each other (a greedy batch repeats each prompt n times)
         prompt_rows = [row if greedy else row // n for row in range(completions.shape[0])]
-        prompts_seen = [tuple(ids[mask.bool()].tolist()) for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+        prompts_seen = [tuple(ids[mask.bool()].tolist())
+                        for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
         samples = [self._sample(completions[row], chosen[row], prompts_seen[prompt_rows[row]])
                    for row in range(completions.shape[0])]
         return [samples[i * n : (i + 1) * n] for i in range(len(prompts))]

@@ -95,7 +95,11 @@ class VLLMEngine:
         except Exception:
             self._drain()
             raise
-        return [[_sample(c, out.prompt_token_ids) for c in out.outputs] for out in outputs]
+        samples = []
+        for out in outputs:
+            prompt = tuple(out.prompt_token_ids or ())  # one copy per request, shared by its n samples
+            samples.append([_sample(c, prompt) for c in out.outputs])
+        return samples
 
     def close(self) -> None:
         """Shut the engine down now, not whenever the collector reaches it, so that the next engine of this
@@ -134,7 +138,7 @@ def _model_max_len(model_dir: str, cap: int = 4096) -> int:
     return min(cap, int(getattr(AutoConfig.from_pretrained(model_dir), "max_position_embeddings", cap)))
 
 
-def _sample(completion, prompt_ids) -> Sample:
+def _sample(completion, prompt_ids: tuple[int, ...]) -> Sample:
     token_ids = tuple(completion.token_ids)
     logprobs = tuple(step[token].logprob for step, token in zip(completion.logprobs or [], token_ids))
-    return Sample(completion.text, token_ids, logprobs, tuple(prompt_ids or ()))
+    return Sample(completion.text, token_ids, logprobs, prompt_ids)

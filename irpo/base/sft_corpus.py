@@ -64,8 +64,10 @@ def base_ads(world: World, query: Query, rng: random.Random, style: AnswerStyle)
     wanted = rng.choice([1, 2, 3])
     if style.distinct_categories:
         rng.shuffle(related)
-        first_of_category = {world.ads[a].category: a for a in reversed(related)}  # the earliest drawn wins
-        chosen = [a for a in related if first_of_category[world.ads[a].category] == a][:wanted]
+        first_of_category: dict[str, str] = {}
+        for ad_id in related:
+            first_of_category.setdefault(world.ads[ad_id].category, ad_id)
+        chosen = list(first_of_category.values())[:wanted]
     else:
         chosen = rng.sample(related, min(wanted, len(related)))
     if others and (not chosen or rng.random() < style.unrelated_share):

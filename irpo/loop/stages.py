@@ -21,7 +21,13 @@ from auction.config import AuctionConfig
 from auction.metrics import spearman
 from cluster.layout import Roles
 from irpo.config import IRPOConfig
-from irpo.dpo.pairs import Preference, answer_rewards, build_preferences, preference_records, write_with_reference_logprobs
+from irpo.dpo.pairs import (
+    Preference,
+    answer_rewards,
+    build_preferences,
+    preference_records,
+    write_with_reference_logprobs,
+)
 from irpo.dpo.trainer import trains_in_bf16
 from irpo.ds_train import TrainerRun
 from irpo.loop.held_out import evaluate_samples, inserted_ad_traits
@@ -92,7 +98,8 @@ def pairs_stage(inputs: StageInputs, samples_dir: Path, reward_model_dir: Path |
     index = {(s.request_id, s.sample): i for i, s in enumerate(samples)}
     summary = {"answers": len(samples), "prompts": len(preferences),
                "pairs": sum(len(p.rejected) for p in preferences), "mean_reward": float(rewards.mean()),
-               "mean_exact_reward": float(exact.mean()), "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
+               "mean_exact_reward": float(exact.mean()),
+               "reward_vs_exact_spearman": spearman(list(rewards), list(exact))}
     if not rows.empty:
         summary.update(click_probability_by_relevance(scored, exact_p, inputs.user.world))
     if preferences:

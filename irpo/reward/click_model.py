@@ -38,7 +38,8 @@ def click_probabilities(source: str, samples: Sequence[JudgedSample], rows: pd.D
     if not is_reward_model(reward_model_dir):  # the reward phase had no clicks to fit
         return rows.assign(p=0.0)
     model, meta = load_reward_model(reward_model_dir)
-    return rows.assign(p=pctr_probabilities(model, meta, rows, lambda texts: embed_texts(texts, meta["encoder"], scorer)))
+    embed = lambda texts: embed_texts(texts, meta["encoder"], scorer)  # noqa: E731
+    return rows.assign(p=pctr_probabilities(model, meta, rows, embed))
 
 
 class PCTRClickModel:

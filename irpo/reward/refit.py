@@ -19,7 +19,15 @@ from irpo.config import RewardModelConfig
 from irpo.ds_train import TrainerRun
 from irpo.reward.data import IdIndex, click_rows, embed_texts, feature_arrays, text_columns, texts_of
 from irpo.reward.refit_checks import degenerate_fit, split_click_rows
-from irpo.reward.trainer import ClickFeatures, auc, fit_reward_model, is_reward_model, load_reward_model, log_loss, predict
+from irpo.reward.trainer import (
+    ClickFeatures,
+    auc,
+    fit_reward_model,
+    is_reward_model,
+    load_reward_model,
+    log_loss,
+    predict,
+)
 from judge.judged_sample import JudgedSample
 
 log = logging.getLogger(__name__)
@@ -76,6 +84,6 @@ def _held_out_fit(model_dir: Path, holdout: dict, train_click_rate, min_auc: flo
 
 def _warn_degenerate(result: dict, previous: Path | None) -> None:
     auc_text = "n/a (one class held out)" if result["holdout_auc"] is None else f"{result['holdout_auc']:.3f}"
-    log.warning("reward model: held-out AUC %s, log-loss %.4f vs base rate %.4f: no better than chance or the base rate%s",
-                auc_text, result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
+    log.warning("reward model: held-out AUC %s, log-loss %.4f vs base rate %.4f: no better than chance or the "
+                "base rate%s", auc_text, result["holdout_log_loss"], result["holdout_log_loss_base_rate"],
                 "; keeping the previous epoch's model" if is_reward_model(previous) else " (no earlier model to keep)")
