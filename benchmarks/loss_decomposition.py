@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/loss_decomposition.py runs/w9/final/samples runs/w4/final/samples
 Each argument is a samples stage of a finished run (the stored `eval` answers of one policy, exact expected
-clicks). Every answer is put in one kind (it carries an unrelated ad; it shows the optimum's ads; the best
+clicks). Every answer is put in one kind (it carries an unrelated ad, told apart where no candidate is
+related to the query or the user; it shows the optimum's ads; the best
 bid-blind allocation's; related ads in the optimum's number but others; fewer; more; none), and the optimum's R
 minus the answer's R is summed per kind and divided by the summed optimum, so the kinds add up to 1 minus the
 efficiency.
@@ -26,7 +27,8 @@ def kind_of(sample: JudgedSample, optimum: tuple[str, ...], blind: tuple[str, ..
     shown = set(sample.answer.ad_ids)
     query = world.queries[sample.request_id]
     if any(not world.is_related(query, ad_id) for ad_id in shown):
-        return "an unrelated ad"
+        fits = any(world.is_related(query, ad_id) for ad_id in world.candidate_ids(query))
+        return "an unrelated ad" if fits else "an unrelated ad, where no candidate fits"
     if not shown:
         return "no ad" if optimum else "no ad, as the optimum"
     if shown == set(optimum):

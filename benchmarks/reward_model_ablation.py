@@ -5,7 +5,9 @@ Run: .venv/bin/python benchmarks/reward_model_ablation.py --run runs/v5 --epoch 
 Each setting is `irpo.reward_model` keys (comma-separated key=value, values read as YAML). For each: the
 fit's held-out log-loss and AUC (reward rows, same splits and seed), its seconds (embedding included),
 and on the epoch's policy rows the Spearman correlation of R(pCTR) with R computed from the simulated
-user's exact click probabilities, and the mean click probability the fit gives related and unrelated ads.
+user's exact click probabilities, the mean click probability the fit gives related and unrelated ads, and
+the one it gives a related later ad of an answer that repeats the kind (category) of an ad before it or
+is of a new kind (the simulated user clicks at most one ad of a kind).
 """
 from __future__ import annotations
 
@@ -52,10 +54,36 @@ def refit(run: Path, epoch: int, setting: dict) -> dict:
         rewards = answer_rewards(policy, scored, config.auction)
         exact = answer_rewards(policy, rows.assign(p=exact_p), config.auction)
         by_relevance = click_probability_by_relevance(scored, exact_p, user.world)
+        by_kind = later_ads_by_kind(scored, exact_p, user.world)
     return {**setting, "fit_seconds": round(seconds, 1), "click_rows": fit.get("click_rows"),
-            "replayed_rows": fit.get("replayed_rows"), "holdout_auc": fit.get("holdout_auc"), "holdout_log_loss": fit.get("holdout_log_loss"),
+            "replayed_rows": fit.get("replayed_rows"), "holdout_auc": fit.get("holdout_auc"),
+            "holdout_log_loss": fit.get("holdout_log_loss"),
             "holdout_log_loss_base_rate": fit.get("holdout_log_loss_base_rate"), "best_epoch": fit.get("best_epoch"),
-            "reward_vs_exact_spearman": spearman(list(rewards), list(exact)), **by_relevance}
+            "reward_vs_exact_spearman": spearman(list(rewards), list(exact)), **by_relevance, **by_kind}
+
+
+def later_ads_by_kind(rows, exact_p, world) -> dict:
+    """Mean click probability (the fit's, exact) of related ads after the first of their answer: of a kind
+    (category) an earlier ad of the answer has, and of a new kind."""
+    out = {"repeat": [], "new_kind": []}
+    for (_, group), exact_group in zip(rows.groupby("row", sort=False), _split(exact_p, rows)):
+        seen = set()
+        for ad_id, position, p, exact in zip(group["ad_id"], group["position"], group["p"], exact_group):
+            category = world.ads[ad_id].category
+            if position > 0 and world.is_related(world.queries[group["request_id"].iloc[0]], ad_id):
+                out["repeat" if category in seen else "new_kind"].append((p, exact))
+            seen.add(category)
+    return {f"{stat}_{kind}": (round(float(sum(v[i] for v in values) / len(values)), 4) if values else None)
+            for kind, values in out.items() for i, stat in enumerate(("p_later", "exact_p_later"))} | \
+        {f"later_{kind}_rows": len(values) for kind, values in out.items()}
+
+
+def _split(values, rows):
+    """`values` (one per row of `rows`) cut into each answer's, in the order `groupby(sort=False)` visits them."""
+    by_row = {}
+    for row, value in zip(rows["row"], values):
+        by_row.setdefault(row, []).append(value)
+    return [by_row[row] for row in dict.fromkeys(rows["row"])]
 
 
 def main() -> None:

@@ -25,6 +25,9 @@ class RewardModelConfig(StrictModel):
                                "the MLP and a linear term (a similarity the model need not learn from few clicks)")
     similarity_parts: bool = Field(False, description="ours: also the ad's similarity with the question alone and "
                                    "with the user's closest interest (the profile-and-question text blurs the two)")
+    other_ads: bool = Field(False, description="ours: also the ad's largest similarity with the other ads of its "
+                            "answer (0 for a lone ad): a user clicks at most one ad of a kind, so an ad that repeats "
+                            "another's kind earns almost nothing, and without this every second ad looks alike")
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(256, ge=1)
     epochs: int = Field(20, ge=1, description="most passes over one phase's clicks (a few thousand rows here)")
@@ -98,6 +101,9 @@ class BasePolicyConfig(StrictModel):
     distinct_categories: bool = Field(False, description="the corpus's answers with several ads take them from "
                                       "different categories (complementary products, not two of one kind); "
                                       "the count stays 1-3 at random, the bids unseen")
+    no_fit_ad_share: float = Field(1.0, ge=0, le=1, description="where no candidate relates to the query or the "
+                                   "user, the share of corpus answers that insert an unrelated ad anyway (the "
+                                   "rest insert none: an answer IRPO can then pick where no ad is worth showing)")
     format_error_rate: float = Field(0.02, ge=0, le=1, description="mentions broken on purpose in the corpus")
     sft: SFTConfig = SFTConfig()
 
@@ -107,6 +113,17 @@ class CeilingConfig(StrictModel):
 
     bid_draws: int = Field(12, ge=1, description="fresh bid draws per training query, each answered optimally")
     sft: SFTConfig = SFTConfig(epochs=2, lr=5e-4, warmup_ratio=0.02)
+
+
+class WarmStartConfig(StrictModel):
+    """A format warm start of an imported instruct model (`llm-auction base warm-start`): the tiny base's
+    auction answers in English under the full prompt (irpo.base.warm_start)."""
+
+    examples: int = Field(64, ge=1, description="chats of the format lesson, each a fresh request")
+    followups: int = Field(3, ge=0, le=8, description="requests to mention a named candidate after each chat's "
+                           "answer (cheap: they reuse its prompt), teaching the ID copy a cold model gets wrong")
+    check_requests: int = Field(32, ge=1, description="held-out test requests answered (twice) to check it")
+    sft: SFTConfig = SFTConfig(epochs=1, lr=1e-4, warmup_ratio=0.1, batch_tokens=2048)
 
 
 class EvaluationConfig(StrictModel):
@@ -157,6 +174,7 @@ class IRPOConfig(StrictModel):
     evaluation: EvaluationConfig = EvaluationConfig()
     base: BasePolicyConfig = BasePolicyConfig()
     ceiling: CeilingConfig = CeilingConfig()
+    warm_start: WarmStartConfig = WarmStartConfig()
     reward_model: RewardModelConfig = RewardModelConfig()
     dpo: DPOConfig = DPOConfig()
 

@@ -3,6 +3,7 @@ is reached, resume it, and read its records back."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -68,6 +69,23 @@ def without_timings(value):
     if isinstance(value, list):
         return [without_timings(v) for v in value]
     return value
+
+
+def assert_same_record(one, other, where: str = "") -> None:
+    """Equal structure and values, floats to 1e-6 relative: a run as a Ray job scores the pCTR texts with its
+    encoder under another thread count, so sums come out 1e-9 apart, where a resume bug moves whole figures."""
+    if isinstance(one, dict) and isinstance(other, dict):
+        assert one.keys() == other.keys(), (where, sorted(set(one) ^ set(other)))
+        for key in one:
+            assert_same_record(one[key], other[key], f"{where}/{key}")
+    elif isinstance(one, list) and isinstance(other, list):
+        assert len(one) == len(other), where
+        for i, (a, b) in enumerate(zip(one, other)):
+            assert_same_record(a, b, f"{where}[{i}]")
+    elif isinstance(one, float) and isinstance(other, float):
+        assert math.isclose(one, other, rel_tol=1e-6, abs_tol=1e-9), (where, one, other)
+    else:
+        assert one == other, (where, one, other)
 
 
 def read_record(run_dir, name: str):

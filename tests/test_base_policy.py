@@ -14,7 +14,7 @@ from cluster.layout import TrainerRole
 from auction.metrics import bid_percentile
 from irpo.base.policy import build_tiny_base
 from irpo.base.sft import IGNORE, tokenize_example
-from irpo.base.sft_corpus import AnswerStyle, compare_example, held_out_pair, sft_examples
+from irpo.base.sft_corpus import AnswerStyle, base_ads, compare_example, held_out_pair, sft_examples
 from irpo.base.tiny_tokenizer import build_tiny_tokenizer
 from irpo.config import BasePolicyConfig, SFTConfig
 from judge.tiny_language import ad_ids
@@ -92,6 +92,16 @@ def test_distinct_category_answers_never_repeat_a_category_and_still_vary_their_
     assert all(len(set(c)) == len(c) for c in distinct)
     counts = [len(c) for c in distinct]
     assert {1, 2, 3} <= set(counts) and 0.2 < sum(n >= 2 for n in counts) / len(counts) < 0.8
+
+
+def test_where_no_candidate_fits_the_corpus_inserts_an_unrelated_ad_or_none_as_its_share_says():
+    no_fit = [q for q in WORLD.split("train") if not any(WORLD.is_related(q, a) for a in WORLD.candidate_ids(q))]
+    assert len(no_fit) > 50
+    rng = random.Random(0)
+    shipped = [base_ads(WORLD, q, rng, AnswerStyle()) for q in no_fit]
+    half = [base_ads(WORLD, q, rng, AnswerStyle(no_fit_ad_share=0.5)) for q in no_fit for _ in range(4)]
+    assert all(len(ads) == 1 for ads in shipped)
+    assert all(len(ads) <= 1 for ads in half) and 0.35 < sum(not ads for ads in half) / len(half) < 0.65
 
 
 def test_fresh_query_corpus_asks_questions_of_its_own_and_never_a_test_requests():

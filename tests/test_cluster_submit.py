@@ -1,7 +1,7 @@
-"""`llm-auction submit` against a real Ray head on 127.0.0.1: the micro training run as a Ray job."""
+"""`llm-auction submit` against a real Ray head on 127.0.0.1: the micro training run as a Ray job, which is
+also the run never killed that the chaos test compares the killed and resumed run with."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, ROOT, free_port
+from micro_runs import assert_same_record, read_record, stage_records, train_args
 
 VENV_BIN = str(Path(sys.executable).parent)
 # The head enforces Ray's token auth (2.60's default for local clusters); clients present the same token.
@@ -60,22 +61,32 @@ def wait_for_job_api(url: str, head: subprocess.Popen) -> None:
             time.sleep(1)
 
 
-def test_submit_runs_micro_training_as_a_ray_job_and_returns_its_exit_status(ray_head, resumed_run, tmp_path):
-    """The job resumes a copy of the micro run from its policy phase: DPO under Ray Train and DeepSpeed, the
-    final rollout on vLLM and the copies, all on the job's cluster (the stages before are tested elsewhere)."""
-    run_dir = tmp_path / "run"
-    shutil.copytree(resumed_run.run_dir, run_dir)
-    for stage in ("epoch_1/policy", "final/samples", "final/policy", "final/reward_model"):
-        shutil.rmtree(run_dir / stage)
-    result = subprocess.run([CLI, "submit", "--address", ray_head, "--", "train", "--resume", str(run_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=1200, env={**os.environ, **AUTH})
+def test_the_micro_run_as_a_ray_job_ends_exactly_where_the_run_killed_at_random_points_and_resumed_ends(
+        ray_head, resumed_run, micro_base, tmp_path):
+    """The whole micro run submitted to a real Ray head (rollouts on vLLM, pCTR and DPO under Ray Train and
+    DeepSpeed, all on the job's cluster; its logs streamed back, its exit status returned) is also the chaos
+    test's run never killed: the micro run SIGKILLed after a stage, in the middle of one and at random points
+    of its plan, resumed after each kill (`resumed_run`), ends with the same stage records and report (only
+    wall-clock figures and the run's own directory differ; floats to 1e-6, `assert_same_record`)."""
+    calm = tmp_path / "calm"
+    result = subprocess.run([CLI, "submit", "--address", ray_head, "--", *train_args(calm, micro_base)[1:]],
+                            cwd=ROOT, capture_output=True, text=True, timeout=1800, env={**os.environ, **AUTH})
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-2000:])
     assert "epoch_1/policy: done" in result.stdout and "final/policy: done" in result.stdout  # logs streamed back
-    report = json.loads((run_dir / "report.json").read_text())
-    assert report["epochs"][0]["dpo"]["prompts"] > 0 and (run_dir / "final" / "policy" / "config.json").is_file()
     jobs = json.loads(subprocess.run([CLI, "jobs", "list", "--address", ray_head], capture_output=True, text=True,
                                      cwd=ROOT, timeout=60, env={**os.environ, **AUTH}).stdout)
     assert [job["status"] for job in jobs] == ["SUCCEEDED"]
+
+    killed, points = resumed_run.run_dir, [(k.stage, k.moment) for k in resumed_run.kills]
+    stages = sorted(stage_records(calm))
+    assert sorted(stage_records(killed)) == stages and "epoch_1/policy" in stages
+    for stage in stages:
+        assert_same_record(read_record(killed, f"{stage}/stage.json"), read_record(calm, f"{stage}/stage.json"),
+                           f"{stage} after kills at {points}")
+    reports = [read_record(run, "report.json") for run in (killed, calm)]
+    for key in ("epochs", "final"):
+        assert_same_record(reports[0][key], reports[1][key], f"report.json {key} after kills at {points}")
+    assert reports[1]["epochs"][0]["dpo"]["prompts"] > 0
 
 
 def test_submit_of_a_failing_command_returns_non_zero(ray_head):

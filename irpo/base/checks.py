@@ -23,15 +23,17 @@ from judge.simulated_user import SimulatedUser
 from rollout.ad_policy import AdPolicy
 from rollout.config import SamplingConfig
 from rollout.engine import Engine
+from rollout.prompt import resolve_style
 
 
 def auction_checks(engine: Engine, user: SimulatedUser, n_requests: int, sampling: SamplingConfig, seed: int = 0,
                    samples_per_request: int = 4, mask_absent_ads: bool = True,
-                   auction: AuctionConfig = AuctionConfig()) -> dict:
+                   auction: AuctionConfig = AuctionConfig(), prompt_style: str = "auto") -> dict:
+    """`prompt_style` as `rollout.prompt_style` (auto: the tiny rendering for the tiny world)."""
     world = user.world
     queries = world.split("test")[:n_requests]
     requests = [world.request(q, draw_bids(seed, "test", 0, q.query_id, world.candidate_ids(q))) for q in queries]
-    policy = AdPolicy(engine, "tiny" if world.name == "tiny" else "full", mask_absent_ads)
+    policy = AdPolicy(engine, resolve_style(prompt_style, world.name), mask_absent_ads)
     outputs = policy.generate(requests, samples_per_request, sampling, seed, logprobs=False)
     answers, percentiles, related, mean_reward, best_reward, optimum, blind = [], [], [], 0.0, 0.0, 0.0, 0.0
     for query, request, samples in zip(queries, requests, outputs):

@@ -18,7 +18,8 @@ def build_tiny_base(world: World, out: str | Path, config: BasePolicyConfig, rol
     init_dir = init_tiny_policy(out.parent / f".{out.name}.init", seed=config.sft.seed,
                                 pretrained_embeddings=config.pretrained_embeddings, hidden=config.hidden_size,
                                 layers=config.layers, heads=config.heads)
-    style = AnswerStyle(config.format_error_rate, config.unrelated_share, config.distinct_categories)
+    style = AnswerStyle(config.format_error_rate, config.unrelated_share, config.distinct_categories,
+                        config.no_fit_ad_share)
     examples = sft_examples(world, config.examples, config.sft.seed, config.auction_share, style, config.fresh_queries)
     sft_policy(init_dir, examples, config.sft, role, out)
     shutil.rmtree(init_dir, ignore_errors=True)

@@ -47,17 +47,20 @@ class AnswerStyle:
 
     `distinct_categories`: the ads of one answer come from different categories, as an assistant that
     knows language recommends complementary products rather than two of the same kind (the simulated
-    user clicks at most one ad per category). The count stays 1-3 at random and the bids unseen."""
+    user clicks at most one ad per category). The count stays 1-3 at random and the bids unseen.
+    `no_fit_ad_share`: where no candidate relates to the query or the user, the share of answers that
+    insert an unrelated ad anyway (the rest insert none)."""
 
     error_rate: float = 0.02
     unrelated_share: float = 0.1
     distinct_categories: bool = False
+    no_fit_ad_share: float = 1.0
 
 
 def base_ads(world: World, query: Query, rng: random.Random, style: AnswerStyle) -> list[str]:
     """What a pre-trained assistant inserts: 1-3 related candidates at random (bids and click rates
     unseen; with `style.distinct_categories` at most one per category), sometimes one unrelated ad as well;
-    one unrelated ad when no candidate is related."""
+    one unrelated ad or none (`style.no_fit_ad_share`) when no candidate is related."""
     candidates = world.candidate_ids(query)
     related = [a for a in candidates if world.is_related(query, a)]
     others = [a for a in candidates if a not in related]
@@ -70,10 +73,17 @@ def base_ads(world: World, query: Query, rng: random.Random, style: AnswerStyle)
         chosen = list(first_of_category.values())[:wanted]
     else:
         chosen = rng.sample(related, min(wanted, len(related)))
-    if others and (not chosen or rng.random() < style.unrelated_share):
+    if others and _adds_unrelated(bool(chosen), rng, style):
         chosen.append(rng.choice(others))
     rng.shuffle(chosen)
     return chosen
+
+
+def _adds_unrelated(has_related: bool, rng: random.Random, style: AnswerStyle) -> bool:
+    # No draw where the shipped corpus drew none (no related ad, always one unrelated): its builds repeat.
+    if has_related:
+        return rng.random() < style.unrelated_share
+    return style.no_fit_ad_share >= 1 or rng.random() < style.no_fit_ad_share
 
 
 def base_answer(world: World, query: Query, rng: random.Random, style: AnswerStyle) -> str:

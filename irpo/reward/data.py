@@ -18,35 +18,38 @@ import pandas as pd
 from auction.parser import ParsedAnswer, mention_sentence
 from auction.types import Ad, AuctionRequest
 from cluster.layout import ScorerRole
+from irpo.config import RewardModelConfig
 from judge.judged_sample import JudgedSample
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
 
 
-def text_columns(mention_context: bool, ad_relevance: bool = False, similarities: bool = False,
-                 similarity_parts: bool = False) -> tuple[str, ...]:
+def text_columns(config: RewardModelConfig) -> tuple[str, ...]:
     """The click rows' text features, in the order they are concatenated. A column named `a*b` is not a
     text but the element-wise product of two embeddings (an interaction the MLP reads as a learnt
     similarity); one named `a~b` is one number, the cosine similarity of two embeddings (for a list column
     such as `interests`, the largest over its items). Similarities come last: the model reads them both
     through the MLP and through a linear term of their own."""
-    columns = ("query", "answer", "context") if mention_context else ("query", "answer")
-    columns += ("ad", "query*ad", "context*ad") if ad_relevance else ()
-    if similarities:
-        columns += ("query~ad", "answer~ad") + (("context~ad",) if mention_context else ())
-    if similarity_parts:
+    columns = ("query", "answer", "context") if config.mention_context else ("query", "answer")
+    columns += ("ad", "query*ad", "context*ad") if config.ad_relevance else ()
+    if config.similarities:
+        columns += ("query~ad", "answer~ad") + (("context~ad",) if config.mention_context else ())
+    if config.similarity_parts:
         columns += ("question~ad", "interests~ad")
+    if config.other_ads:
+        columns += ("other_ads~ad",)
     return columns
 
 
-# Columns holding several texts, one per line (the user's interests): embedded item by item, and a
-# similarity against one of them is its best item's (an ad fits a user who has one matching interest).
-LIST_COLUMNS = frozenset({"interests"})
+# Columns holding several texts, one per line (the user's interests, the answer's other ads): embedded item
+# by item, and a similarity against one of them is its best item's (an ad fits a user who has one matching
+# interest; it repeats an answer that has one ad of its kind already); 0 against an empty list.
+LIST_COLUMNS = frozenset({"interests", "other_ads"})
 
 
 def items_of(column: str, value: str) -> list[str]:
-    return value.split("\n") if column in LIST_COLUMNS else [value]
+    return [item for item in value.split("\n") if item] if column in LIST_COLUMNS else [value]
 
 
 def is_similarity(column: str) -> bool:
@@ -81,10 +84,12 @@ def ad_text(ad: Ad) -> str:
 def inserted_ad_rows(request: AuctionRequest, answer: ParsedAnswer) -> list[dict]:
     """What the model reads about each inserted ad: texts, user and ad IDs, slot in the answer."""
     query = query_text(request)
+    texts = {ad.ad_id: ad_text(request.by_id[ad.ad_id].ad) for ad in answer.inserted}
     return [{"query": query, "question": request.query, "interests": "\n".join(request.user.interests),
              "answer": answer.text, "context": mention_sentence(answer.text, ad.start, ad.end),
-             "ad": ad_text(request.by_id[ad.ad_id].ad), "user_id": request.user.user_id, "ad_id": ad.ad_id,
-             "position": ad.position, "count": len(answer.inserted)} for ad in answer.inserted]
+             "ad": texts[ad.ad_id], "other_ads": "\n".join(t for a, t in texts.items() if a != ad.ad_id),
+             "user_id": request.user.user_id, "ad_id": ad.ad_id, "position": ad.position,
+             "count": len(answer.inserted)} for ad in answer.inserted]
 
 
 def click_rows(samples: Sequence[JudgedSample]) -> pd.DataFrame:
@@ -98,7 +103,8 @@ def click_rows(samples: Sequence[JudgedSample]) -> pd.DataFrame:
             rows.append({"row": row, "request_id": sample.request_id, "bid": sample.bids[ad_id], **features,
                          "clicked": int(bool(sample.clicks.get(ad_id, False)))})
     return pd.DataFrame(rows, columns=["row", "request_id", "bid", "query", "question", "interests", "answer",
-                                       "context", "ad", "user_id", "ad_id", "position", "count", "clicked"])
+                                       "context", "ad", "other_ads", "user_id", "ad_id", "position", "count",
+                                       "clicked"])
 
 
 class EncoderWorker:
@@ -139,7 +145,7 @@ def _column_features(rows: pd.DataFrame, embeddings: dict[str, np.ndarray], colu
         left, right = column.split("~")
         right_vectors = _column_features(rows, embeddings, right)
         if left in LIST_COLUMNS:  # the best item's similarity
-            cosines = np.array([max(float(embeddings[t] @ vector) for t in items_of(left, value))
+            cosines = np.array([max((float(embeddings[t] @ vector) for t in items_of(left, value)), default=0.0)
                                 for value, vector in zip(rows[left], right_vectors)], np.float32)[:, None]
         else:
             cosines = (_column_features(rows, embeddings, left) * right_vectors).sum(axis=1, keepdims=True)

@@ -53,7 +53,7 @@ def refit_reward_model(click_samples: Iterable[Sequence[JudgedSample]], previous
     # split by query, so a query held out in one epoch is held out in every epoch replayed
     fit, stop, held = split_click_rows(rows["request_id"], config.holdout_share, config.validation_share)
     held &= is_current
-    columns = text_columns(config.mention_context, config.ad_relevance, config.similarities, config.similarity_parts)
+    columns = text_columns(config)
     embeddings = embed_texts(texts_of(rows, columns), config.encoder, scorer)
     users, ads = IdIndex(list(rows.loc[fit, "user_id"])), IdIndex(list(rows.loc[fit, "ad_id"]))
     train = feature_arrays(rows[fit], embeddings, users, ads, columns)
