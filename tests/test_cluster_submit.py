@@ -61,7 +61,7 @@ def wait_for_job_api(url: str, head: subprocess.Popen) -> None:
             time.sleep(1)
 
 
-def test_the_micro_run_as_a_ray_job_ends_exactly_where_the_run_killed_at_random_points_and_resumed_ends(
+def test_the_micro_run_as_a_ray_job_ends_where_the_run_killed_at_random_points_and_resumed_ends(
         ray_head, resumed_run, micro_base, tmp_path):
     """The whole micro run submitted to a real Ray head (rollouts on vLLM, pCTR and DPO under Ray Train and
     DeepSpeed, all on the job's cluster; its logs streamed back, its exit status returned) is also the chaos
