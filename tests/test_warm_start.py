@@ -39,6 +39,14 @@ def test_warm_start_chats_use_the_full_prompt_and_answers_whose_mentions_all_par
     assert inserted > len(examples)  # some answers show several ads
 
 
+def test_warm_start_of_a_directory_that_holds_no_model_names_it_and_what_to_run_instead(tmp_path):
+    result = subprocess.run([CLI, "base", "warm-start", "--config", SMOKE, "--policy", str(tmp_path / "missing"),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode != 0 and not (tmp_path / "out").exists()
+    assert f"--policy {tmp_path / 'missing'} is not an HF model directory" in result.stderr
+    assert "base import-smollm2" in result.stderr
+
+
 def test_gpu_smoke_config_trains_a_warm_started_smollm2_with_clicks_pairs_and_dpo_steps(smollm2_dir, tmp_path):
     """The GPU smoke run as its README commands give it, on CPU and trimmed to fit the suite: a shorter format
     lesson, fewer requests, no mechanism comparison (the micro run's tests cover it)."""

@@ -5,8 +5,9 @@ lines or answers without ads, so its reward phase has no click to fit and its po
 paper starts from a 4B model that follows the rules as written; a model this small needs to be shown.
 A few dozen steps of the base build's SFT on the tiny base's own auction answers (1-3 related ads at
 random, bids unseen), rendered with the full prompt and written as English sentences, each followed by
-requests to mention a named candidate, teach it the mention format, copying an ad's ID from its line, and
-relevance-first placement, and nothing of the auction: IRPO still has it all to learn.
+requests to mention a named candidate, teach it the mention format and relevance-first placement, and
+nothing of the auction: IRPO still has it all to learn. Copying an ad's ID from its line takes a 135M model
+more than the CPU-sized lesson (docs/EXPERIMENTS.md): on a GPU, give it more chats.
 """
 from __future__ import annotations
 
@@ -62,8 +63,8 @@ def warm_start_examples(world: World, n: int, seed: int, followups: int = 3) -> 
 
 def mention_request(ad: Ad, rng: random.Random) -> tuple[str, str]:
     """Asked to mention a candidate by its title, the answer is its mention: the ID is found on the title's line
-    of the prompt, before the title. What a cold model gets wrong most (a title with another line's ID), taught
-    for a few tokens each: follow-ups reuse the chat's prompt."""
+    of the prompt, before the title. What a briefly taught model gets wrong most (a title with another line's
+    ID), taught for a few tokens each: follow-ups reuse the chat's prompt."""
     asked = rng.choice(["Insert the ad \"{t}\" as a mention.", "Write the mention of \"{t}\".",
                         "How do you insert \"{t}\"?"])
     return asked.format(t=ad.title), render_mention(ad)
@@ -73,6 +74,9 @@ def warm_start_command(policy: Path, out: Path, config: WarmStartConfig, user: S
                        rollout: RolloutConfig, role: TrainerRole) -> dict:
     """Fine-tune `policy` into `out` on the format lesson, then check its answers to held-out requests with
     the full prompt; the report (`out/warm_start_report.json`) says what it learnt."""
+    if user.world.name != "tiny":
+        raise ValueError(f"base warm-start: the format lesson is written on the tiny world's requests, got world "
+                         f"{user.world.name!r} (judge.world=tiny)")
     start = time.perf_counter()
     examples = warm_start_examples(user.world, config.examples, config.sft.seed, config.followups)
     sft_policy(policy, examples, config.sft, role, out)

@@ -53,6 +53,9 @@ def run_from_policy(args, config: ExperimentConfig, layout) -> int:
     from irpo.base.warm_start import warm_start_command
     from judge.environment import get_world, simulated_user
 
+    if not (Path(args.policy) / "config.json").is_file():  # before Ray starts: a typo fails in a second
+        raise ValueError(f"base {args.action}: --policy {args.policy} is not an HF model directory (no config.json); "
+                         "import one first, e.g. `llm-auction base import-smollm2 --out models/smollm2`")
     user = simulated_user(get_world(config.judge.world, config.judge.world_seed), config.judge)
     init_ray(layout.address, layout.num_cpus, layout.runtime_env.env_vars)
     if args.action == "ceiling":
