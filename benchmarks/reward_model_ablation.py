@@ -66,24 +66,16 @@ def later_ads_by_kind(rows, exact_p, world) -> dict:
     """Mean click probability (the fit's, exact) of related ads after the first of their answer: of a kind
     (category) an earlier ad of the answer has, and of a new kind."""
     out = {"repeat": [], "new_kind": []}
-    for (_, group), exact_group in zip(rows.groupby("row", sort=False), _split(exact_p, rows)):
-        seen = set()
-        for ad_id, position, p, exact in zip(group["ad_id"], group["position"], group["p"], exact_group):
+    for _, answer in rows.assign(exact=list(exact_p)).groupby("row", sort=False):
+        query, seen = world.queries[answer["request_id"].iloc[0]], set()
+        for ad_id, position, p, exact in zip(answer["ad_id"], answer["position"], answer["p"], answer["exact"]):
             category = world.ads[ad_id].category
-            if position > 0 and world.is_related(world.queries[group["request_id"].iloc[0]], ad_id):
+            if position > 0 and world.is_related(query, ad_id):
                 out["repeat" if category in seen else "new_kind"].append((p, exact))
             seen.add(category)
     return {f"{stat}_{kind}": (round(float(sum(v[i] for v in values) / len(values)), 4) if values else None)
             for kind, values in out.items() for i, stat in enumerate(("p_later", "exact_p_later"))} | \
         {f"later_{kind}_rows": len(values) for kind, values in out.items()}
-
-
-def _split(values, rows):
-    """`values` (one per row of `rows`) cut into each answer's, in the order `groupby(sort=False)` visits them."""
-    by_row = {}
-    for row, value in zip(rows["row"], values):
-        by_row.setdefault(row, []).append(value)
-    return [by_row[row] for row in dict.fromkeys(rows["row"])]
 
 
 def main() -> None:
